@@ -1,0 +1,1 @@
+"""The desktop program (Qt only): windows, widgets, the render thread, dialogs."""

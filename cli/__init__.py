@@ -1,0 +1,1 @@
+"""Headless commands of main.py (no Qt imported)."""

@@ -1,0 +1,227 @@
+"""The headless commands: models, methods, discover, render, export.
+
+They use the same code as the GUI (`editing`, `methods`, `models`) and never import Qt.
+Every user error ends as one line on stderr and exit status 2, with no output file.
+"""
+from __future__ import annotations
+
+import json
+import math
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+import models
+from editing import preset as presets
+from editing.export import ExportError, export_sweep_video, grid_image, strip_image, write_png
+from editing.preset import PresetError
+from editing.render import render_state
+from editing.state import EditState
+from methods.cache import discover_cached
+from methods.controls import ControlSet, ControlSetError, validate_range
+from methods.jobs import Cancelled, MethodError
+from methods.registry import METHODS
+
+from .parser import CliError, build_parser
+from .progress import TerminalProgress
+
+USER_ERRORS = (models.LoadError, ControlSetError, PresetError, ExportError, MethodError, CliError)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(name)
+    except RuntimeError:
+        raise CliError(f"{name!r} is not a device (use cpu, cuda, cuda:N or auto)") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise CliError(f"device {name} was asked for but no CUDA GPU is available")
+    if dev.type not in ("cpu", "cuda"):
+        raise CliError(f"device {name} is not supported (use cpu or cuda)")
+    return dev
+
+
+def _check_out(path: str, suffixes: tuple[str, ...]) -> Path:
+    out = Path(path)
+    if out.suffix.lower() not in suffixes:
+        raise CliError(f"--out {path}: expected a {' or '.join(suffixes)} file")
+    if not out.parent.exists() and str(out.parent):
+        raise CliError(f"--out {path}: folder {out.parent} does not exist")
+    if out.is_dir():
+        raise CliError(f"--out {path} is a folder")
+    return out
+
+
+# ---------------------------------------------------------------------- listing
+def cmd_models(args) -> int:
+    rows = []
+    for name, entry in models.REGISTRY.items():
+        path = entry.locate()
+        rows.append({"name": name, "installed": path is not None, "path": str(path) if path else None,
+                     "description": entry.description})
+    if args.json:
+        print(json.dumps(rows))
+        return 0
+    for r in rows:
+        state = "installed" if r["installed"] else "not installed"
+        print(f"{r['name']:<14} {state:<14} {r['description']}")
+    print("\nAny checkpoint path also works: DCGAN tutorial state dicts (netG_state_dict or main.* keys),")
+    print("rosinality StyleGAN2 .pt files (g_ema), BigGAN-deep folders (config.json + pytorch_model.bin).")
+    return 0
+
+
+def cmd_methods(args) -> int:
+    rows = [{"name": s.name, "summary": s.summary,
+             "options": [{"name": n, "type": t.__name__, "default": d, "help": h} for n, t, d, h in s.options()]}
+            for s in METHODS.values()]
+    if args.json:
+        print(json.dumps(rows))
+        return 0
+    for r in rows:
+        print(f"{r['name']}: {r['summary']}")
+        for o in r["options"]:
+            print(f"    --{o['name'].replace('_', '-'):<22} {o['help']} (default {o['default']!r})")
+    return 0
+
+
+# ---------------------------------------------------------------------- discover
+def cmd_discover(args) -> int:
+    out = _check_out(args.out, (".npz",))
+    spec = METHODS[args.method]
+    values = {n: getattr(args, n) for n, *_ in spec.options() if getattr(args, n, None) is not None}
+    # options of other methods given by mistake
+    own = {n for n, *_ in spec.options()}
+    stray = [n for spec2 in METHODS.values() for n, *_ in spec2.options() if n not in own and getattr(args, n, None) is not None]
+    if stray:
+        raise CliError(f"--{stray[0].replace('_', '-')} is not an option of {args.method}")
+    config = spec.make_config(**values)
+    G = models.load_generator(args.model, resolve_device(args.device))
+    progress = TerminalProgress(enabled=not args.quiet)
+    cs = discover_cached(G, spec, config, progress, use_cache=not args.no_cache)
+    progress.finish()
+    cs.save(out)
+    summary = {"out": str(out), "controls": len(cs), "method": cs.method, **cs.stats}
+    print(json.dumps(summary))
+    return 0
+
+
+# ---------------------------------------------------------------------- render / export
+def build_state(args) -> tuple[object, EditState, str, str]:
+    """(generator, state, fingerprint-to-record, controls source) from a render/export command line."""
+    base_fp, source = "", ""
+    if args.preset:
+        state, info = presets.load(args.preset)
+        base_fp, source = info["fingerprint"], info["controls_source"]
+        if args.model and args.model != state.model:
+            raise CliError("give either --preset or --model, not both (the preset names its model)")
+    elif args.model:
+        state = EditState(model=args.model)
+    else:
+        raise CliError("give --model (or --preset)")
+    G = models.load_generator(state.model, resolve_device(args.device))
+    if args.preset:
+        presets.check_against(state, G, base_fp)
+    else:
+        state = replace(state, truncation=G.default_truncation)
+    if args.controls:
+        cs = ControlSet.load(args.controls)
+        cs.check_model(G)
+        state = state.with_controls(cs)
+        source = str(Path(args.controls).resolve())
+    changes = {}
+    for key, field in (("seed", "seed"), ("truncation", "truncation"), ("class_index", "class_index"),
+                       ("noise", "noise_mode"), ("size", "size"), ("mix_seed", "mix_seed")):
+        if getattr(args, key, None) is not None:
+            changes[field] = getattr(args, key)
+    if args.mix_layers is not None:
+        changes["mix_range"] = validate_range(args.mix_layers, G.num_layers, "--mix-layers")
+    state = replace(state, **changes)
+    if (state.mix_seed is None) != (state.mix_range is None):
+        raise CliError("style mixing needs both --mix-seed and --mix-layers")
+    if state.class_index is not None and G.classes is None:
+        raise CliError(f"--class was given but {G.name} is not class-conditional")
+    if G.classes is not None and state.class_index is not None and state.class_index >= len(G.classes):
+        raise CliError(f"--class {state.class_index} is outside the model's {len(G.classes)} classes")
+    if state.size is not None and not 8 <= state.size <= 8192:
+        raise CliError("--size must be between 8 and 8192 pixels")
+    n = len(state.controls) if state.controls is not None else 0
+    for i, v in args.sets:
+        if not 0 <= i < n:
+            raise CliError(f"--set {i}=…: control {i} does not exist" + (f" (0 to {n - 1})" if n else "; give --controls"))
+        state = state.with_value(i, v)
+    for i, r in args.layer_sets:
+        if not 0 <= i < n:
+            raise CliError(f"--layers {i}=…: control {i} does not exist" + (f" (0 to {n - 1})" if n else "; give --controls"))
+        state = state.with_range(i, validate_range(r, G.num_layers, f"--layers {i}"))
+    return G, state, G.fingerprint, source
+
+
+def cmd_render(args) -> int:
+    out = _check_out(args.out, (".png",))
+    if args.save_preset:
+        _check_out(args.save_preset, (".json",))
+    G, state, fp, source = build_state(args)
+    if args.grid:
+        cols = math.ceil(math.sqrt(args.grid))
+        image = grid_image(G, state, list(range(state.seed, state.seed + args.grid)), cols)
+    else:
+        image = render_state(G, state)
+    write_png(out, image)
+    if args.save_preset:
+        presets.save(args.save_preset, state, fp, controls_source=source)
+    return 0
+
+
+def cmd_export(args) -> int:
+    out = _check_out(args.out, (".mp4", ".png"))
+    G, state, _fp, _src = build_state(args)
+    a, b = args.sweep
+    progress = TerminalProgress(enabled=not args.quiet)
+    if out.suffix.lower() == ".png":
+        steps = args.frames or 7
+        write_png(out, strip_image(G, state, args.control, a, b, steps, progress=progress))
+    else:
+        if len(args.control) != 1:
+            raise CliError("a video sweeps one control; give several only for a .png strip")
+        frames = args.frames or 60
+        export_sweep_video(G, state, args.control[0], a, b, frames, args.fps, out, progress=progress)
+    progress.finish()
+    return 0
+
+
+COMMANDS = {"models": cmd_models, "methods": cmd_methods, "discover": cmd_discover, "render": cmd_render, "export": cmd_export}
+
+
+def run(argv: list[str]) -> int:
+    """Parse and run one headless command; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    try:
+        return COMMANDS[args.command](args)
+    except USER_ERRORS as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
+    except Cancelled:
+        sys.stderr.write("cancelled; nothing was written\n")
+        return 130
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted; nothing was written\n")
+        return 130
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        # Files that cannot be written, options that do not fit a method (e.g. a bad layer name)
+        sys.stderr.write(f"error: {_one_line(exc)}\n")
+        return 2
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    if isinstance(exc, OSError) and exc.filename:
+        return f"{exc.filename}: {exc.strerror or text[0] if text else type(exc).__name__}"
+    return text[0] if text else type(exc).__name__
+

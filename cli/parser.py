@@ -1,0 +1,174 @@
+"""The argument parser of `main.py`'s headless commands."""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import NoReturn
+
+from methods.registry import METHODS
+
+
+class CliError(Exception):
+    """Bad command-line input: printed as one line, exit status 2."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse with errors as a single line on stderr (exit status 2), never a usage dump."""
+
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"{self.prog}: error: {message} (see --help)\n")
+        sys.exit(2)
+
+
+def _pair(text: str, sep: str, what: str) -> tuple[int, str]:
+    if sep not in text:
+        raise argparse.ArgumentTypeError(f"{what} must look like I{sep}…, not {text!r}")
+    i, rest = text.split(sep, 1)
+    try:
+        return int(i), rest
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{what}: {i!r} is not a control index") from None
+
+
+def set_value(text: str) -> tuple[int, float]:
+    """``I=V``: control I at slider value V."""
+    i, v = _pair(text, "=", "--set")
+    try:
+        value = float(v)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--set {text}: {v!r} is not a number") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"--set {text}: the value must be finite")
+    return i, value
+
+
+def layer_range(text: str) -> tuple[int, int]:
+    """``A:B``: per-layer latents A..B-1."""
+    parts = text.split(":")
+    if len(parts) != 2:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a layer range A:B")
+    try:
+        return int(parts[0]), int(parts[1])
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a layer range A:B of integers") from None
+
+
+def set_layers(text: str) -> tuple[int, tuple[int, int]]:
+    """``I=A:B``: control I restricted to per-layer latents A..B-1."""
+    i, r = _pair(text, "=", "--layers")
+    return i, layer_range(r)
+
+
+def nonneg_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"{text} must not be negative")
+    return v
+
+
+def positive_int(text: str) -> int:
+    v = nonneg_int(text)
+    if v == 0:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return v
+
+
+def finite_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if v != v or v in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"{text} is not a finite number")
+    return v
+
+
+def positive_float(text: str) -> float:
+    v = finite_float(text)
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"{text} must be positive")
+    return v
+
+
+def control_list(text: str) -> list[int]:
+    """``I`` or ``I,J,K``."""
+    try:
+        out = [int(p) for p in text.split(",") if p.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a control index or a comma-separated list of them") from None
+    if not out:
+        raise argparse.ArgumentTypeError("give at least one control index")
+    return out
+
+
+def _add_state_options(p: argparse.ArgumentParser, model_required: bool = False) -> None:
+    p.add_argument("--model", help="registry name (see `main.py models`) or checkpoint path")
+    p.add_argument("--preset", help="start from a preset JSON written by the GUI or --save-preset")
+    p.add_argument("--seed", type=nonneg_int, help="seed of the image (default 0)")
+    p.add_argument("--truncation", type=finite_float, help="truncation psi (default: the family's)")
+    p.add_argument("--class", dest="class_index", type=nonneg_int, help="class index for conditional models")
+    p.add_argument("--controls", help="a controls file (.npz) from `main.py discover`")
+    p.add_argument("--set", dest="sets", type=set_value, action="append", default=[], metavar="I=V",
+                   help="control I at slider value V (σ units for GANSpace); repeatable")
+    p.add_argument("--layers", dest="layer_sets", type=set_layers, action="append", default=[], metavar="I=A:B",
+                   help="restrict control I to per-layer latents A..B-1; repeatable")
+    p.add_argument("--noise", choices=["fixed", "random", "zero"], help="noise inputs of StyleGAN-like models")
+    p.add_argument("--mix-seed", type=nonneg_int, help="style mixing: take --mix-layers from this seed")
+    p.add_argument("--mix-layers", type=layer_range, metavar="A:B", help="per-layer latents taken from --mix-seed")
+    p.add_argument("--size", type=positive_int, help="output edge in pixels (default: the model's resolution)")
+    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(
+        prog="main.py",
+        description="Latent Studio: explore and steer the latent spaces of pretrained GANs. "
+        "With no command the GUI opens on the default model.",
+    )
+    sub = parser.add_subparsers(dest="command", parser_class=OneLineParser, metavar="COMMAND")
+
+    sub.add_parser("gui", help="open the explorer window (the default)").add_argument(
+        "--model", help="model to open (default dcgan-faces)"
+    )
+    p = sub.add_parser("models", help="list the models that can be loaded")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p = sub.add_parser("methods", help="list discovery methods and their options")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = sub.add_parser("discover", help="run a discovery method and save its controls")
+    p.add_argument("--model", required=True, help="registry name or checkpoint path")
+    p.add_argument("--method", required=True, choices=sorted(METHODS), help="discovery method")
+    p.add_argument("--out", required=True, help="controls file to write (.npz)")
+    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
+    p.add_argument("--no-cache", action="store_true", help="recompute even if a cached result exists")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    seen: set[str] = set()
+    for spec in METHODS.values():
+        for name, typ, default, text in spec.options():
+            if name in seen:
+                continue
+            seen.add(name)
+            conv = {int: int, float: finite_float, str: str, bool: int}[typ]
+            p.add_argument(f"--{name.replace('_', '-')}", dest=name, type=conv, default=None,
+                           help=f"[{spec.name}] {text} (default {default!r})")
+
+    p = sub.add_parser("render", help="render one frame (or a grid of seeds) to PNG")
+    _add_state_options(p)
+    p.add_argument("--grid", type=positive_int, metavar="N", help="render N seeds from --seed on, tiled")
+    p.add_argument("--save-preset", help="also write the frame's preset (JSON)")
+    p.add_argument("--out", required=True, help="PNG to write")
+
+    p = sub.add_parser("export", help="sweep a control: an mp4 video, or a strip image when --out is .png")
+    _add_state_options(p)
+    p.add_argument("--control", required=True, type=control_list, metavar="I[,J…]",
+                   help="control index to sweep (several, comma-separated, for a strip image)")
+    p.add_argument("--sweep", "--range", dest="sweep", nargs=2, type=finite_float, metavar=("A", "B"),
+                   default=[-3.0, 3.0], help="slider values swept from A to B (default -3 3)")
+    p.add_argument("--frames", type=positive_int, help="video frames (default 60), or strip columns (default 7)")
+    p.add_argument("--fps", type=positive_float, default=30.0, help="frames per second of the video (default 30)")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.add_argument("--out", required=True, help=".mp4 video (A→B→A loop) or .png strip (A→B)")
+    return parser

@@ -1,0 +1,139 @@
+"""Exports: PNG frames, strip images of control sweeps, and mp4 videos of sweeps.
+
+Every writer goes to a temporary file beside the target and renames it into place,
+so a failed or cancelled export leaves no partial file.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+import cv2
+import numpy as np
+
+from methods.jobs import CancelFn, ProgressFn, check_cancel, never_cancel, no_progress
+
+from .atomic import atomic_path
+from .render import render_grid, state_latents, synthesize_latents, tile
+from .state import EditState
+
+
+class ExportError(ValueError):
+    """An export could not be written; one sentence for the user."""
+
+
+def write_png(path: str | Path, frame: np.ndarray) -> None:
+    """``uint8 [H, W, 3]`` RGB -> PNG, atomically."""
+    with atomic_path(path, suffix=".png") as tmp:
+        if not cv2.imwrite(str(tmp), np.ascontiguousarray(frame[:, :, ::-1])):
+            raise ExportError(f"could not write {path}")
+
+
+def read_png(path: str | Path) -> np.ndarray:
+    """PNG -> ``uint8 [H, W, 3]`` RGB."""
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if img is None:
+        raise ExportError(f"{path} is not a readable image")
+    return img[:, :, ::-1].copy()
+
+
+def sweep_values(a: float, b: float, frames: int, back: bool = True) -> list[float]:
+    """Slider values of a sweep: a -> b (and back to a when ``back``), ``frames`` in all.
+
+    With ``back`` the path is a triangle wave sampled at i/frames, so the last frame
+    leads smoothly into the first and the video loops.
+    """
+    if frames < 1:
+        raise ExportError("a sweep needs at least one frame")
+    if frames == 1:
+        return [float(a)]
+    if not back:
+        return [float(v) for v in np.linspace(a, b, frames)]
+    u = np.arange(frames) / frames
+    tri = 1.0 - np.abs(2.0 * u - 1.0)  # 0 -> 1 -> 0
+    return [float(a + (b - a) * t) for t in tri]
+
+
+def sweep_frames(
+    G, state: EditState, control: int, values: Sequence[float], batch: int = 8, cancel: CancelFn = never_cancel
+) -> Iterator[np.ndarray]:
+    """Frames ``uint8 [size, size, 3]`` of ``state`` with control ``control`` set to each value."""
+    import torch
+
+    for start in range(0, len(values), batch):
+        check_cancel(cancel)
+        chunk = values[start : start + batch]
+        with torch.no_grad():
+            lats = torch.cat([state_latents(G, state.with_value(control, v)) for v in chunk])
+        yield from synthesize_latents(G, state, lats)
+
+
+def write_video(
+    path: str | Path,
+    frames: Iterable[np.ndarray],
+    count: int,
+    fps: float,
+    progress: ProgressFn = no_progress,
+    cancel: CancelFn = never_cancel,
+) -> int:
+    """Write RGB frames to an mp4 (MPEG-4 part 2 via OpenCV); returns the number written."""
+    if fps <= 0:
+        raise ExportError("frames per second must be positive")
+    if Path(path).suffix.lower() != ".mp4":
+        raise ExportError(f"{Path(path).name}: video export writes .mp4 files")
+    written = 0
+    with atomic_path(path, suffix=".mp4") as tmp:
+        writer = None
+        try:
+            for frame in frames:
+                check_cancel(cancel)
+                if writer is None:
+                    h, w = frame.shape[:2]
+                    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), float(fps), (w, h))
+                    if not writer.isOpened():
+                        raise ExportError("OpenCV could not open an mp4 writer on this system")
+                writer.write(np.ascontiguousarray(frame[:, :, ::-1]))
+                written += 1
+                progress(written / count, f"frame {written}/{count}")
+        finally:
+            if writer is not None:
+                writer.release()
+        if written == 0:
+            raise ExportError("no frames to write")
+    return written
+
+
+def export_sweep_video(
+    G, state: EditState, control: int, a: float, b: float, frames: int, fps: float, path: str | Path,
+    progress: ProgressFn = no_progress, cancel: CancelFn = never_cancel,
+) -> int:
+    """An mp4 of control ``control`` swept a -> b -> a on the state's frame."""
+    _check_control(state, control)
+    values = sweep_values(a, b, frames)
+    return write_video(path, sweep_frames(G, state, control, values, cancel=cancel), len(values), fps, progress, cancel)
+
+
+def strip_image(
+    G, state: EditState, controls: Sequence[int], a: float, b: float, steps: int, pad: int = 2,
+    progress: ProgressFn = no_progress, cancel: CancelFn = never_cancel,
+) -> np.ndarray:
+    """One row per control, ``steps`` columns from a to b: ``uint8 [rows·H, steps·W, 3]``."""
+    values = sweep_values(a, b, steps, back=False)
+    rows = []
+    for n, c in enumerate(controls):
+        _check_control(state, c)
+        rows.extend(sweep_frames(G, state, c, values, cancel=cancel))
+        progress((n + 1) / len(controls), f"control {c}")
+    return tile(np.stack(rows), steps, pad)
+
+
+def _check_control(state: EditState, control: int) -> None:
+    n = len(state.controls) if state.controls is not None else 0
+    if not 0 <= control < n:
+        raise ExportError(f"control {control} does not exist (the controls have indices 0 to {n - 1})" if n else "no controls are loaded")
+
+
+def grid_image(G, state: EditState, seeds: Sequence[int], columns: int, pad: int = 2) -> np.ndarray:
+    """The state's edits on several seeds, tiled."""
+    return tile(render_grid(G, state, seeds), columns, pad)
+

@@ -1,0 +1,176 @@
+"""Presets: an `EditState` as versioned JSON, lossless in both directions.
+
+A preset embeds its ControlSet (arrays as base64), so it reproduces its frame bit for
+bit even when the controls file it came from is gone.  Layout (version 1)::
+
+    {"format": "latent-studio.preset", "version": 1, "name": "...",
+     "model": {"spec": "dcgan-faces", "fingerprint": "0c3b…"},
+     "seed": 0, "truncation": 1.0, "class_index": null, "size": null,
+     "noise_mode": "fixed", "mix": null | {"seed": 7, "range": [s, e]},
+     "values": [...], "ranges": [null | [s, e], ...],
+     "controls": null | <ControlSet.to_json()>, "controls_source": "C.npz"}
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from methods.controls import ControlSet, ControlSetError, validate_range
+
+from .atomic import atomic_open
+from .state import EditState
+
+FORMAT = "latent-studio.preset"
+VERSION = 1
+NOISE_MODES = ("fixed", "random", "zero")
+
+
+class PresetError(ValueError):
+    """A preset file is invalid; the message names the field."""
+
+
+def to_json(state: EditState, fingerprint: str = "", name: str = "", controls_source: str = "") -> dict:
+    model_spec = state.model
+    if Path(model_spec).exists() and not Path(model_spec).is_absolute():
+        model_spec = str(Path(model_spec).resolve())
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "name": name,
+        "model": {"spec": model_spec, "fingerprint": fingerprint},
+        "seed": state.seed,
+        "truncation": state.truncation,
+        "class_index": state.class_index,
+        "size": state.size,
+        "noise_mode": state.noise_mode,
+        "mix": None if state.mix_seed is None else {"seed": state.mix_seed, "range": list(state.mix_range) if state.mix_range else None},
+        "values": list(state.values),
+        "ranges": [list(r) if r is not None else None for r in state.ranges],
+        "controls": state.controls.to_json() if state.controls is not None else None,
+        "controls_source": controls_source,
+    }
+
+
+def save(path: str | Path, state: EditState, fingerprint: str = "", name: str = "", controls_source: str = "") -> None:
+    """Write the preset atomically (temporary file beside it, then rename)."""
+    text = json.dumps(to_json(state, fingerprint, name or Path(path).stem, controls_source), indent=1)
+    with atomic_open(path, "w") as f:
+        f.write(text + "\n")
+
+
+def _int(obj: dict, key: str, optional: bool = False) -> int | None:
+    v = obj.get(key)
+    if v is None and optional:
+        return None
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise PresetError(f"field {key!r} must be an integer{' or null' if optional else ''}")
+    return v
+
+
+def _number(v: Any, what: str) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        raise PresetError(f"{what} must be a finite number")
+    return float(v)
+
+
+def from_json(obj: Any) -> tuple[EditState, dict]:
+    """Validate a parsed preset; returns the state and ``{"name", "fingerprint", "controls_source"}``.
+
+    Layer ranges are checked against the embedded controls' model; the caller checks
+    them against the loaded generator with `check_against`.
+    """
+    if not isinstance(obj, dict):
+        raise PresetError("a preset must be a JSON object")
+    if obj.get("format") != FORMAT:
+        raise PresetError(f"field 'format' is {obj.get('format')!r}, expected {FORMAT!r}")
+    if obj.get("version") != VERSION:
+        raise PresetError(f"version {obj.get('version')!r} is not supported (this program reads version {VERSION})")
+    model = obj.get("model")
+    if not isinstance(model, dict) or not isinstance(model.get("spec"), str) or not model["spec"]:
+        raise PresetError("field 'model.spec' must be a model name or path")
+    fingerprint = model.get("fingerprint", "")
+    if not isinstance(fingerprint, str):
+        raise PresetError("field 'model.fingerprint' must be a string")
+    seed = _int(obj, "seed")
+    if seed < 0:
+        raise PresetError("field 'seed' must not be negative")
+    truncation = _number(obj.get("truncation"), "field 'truncation'")
+    class_index = _int(obj, "class_index", optional=True)
+    size = _int(obj, "size", optional=True)
+    if size is not None and not (8 <= size <= 8192):
+        raise PresetError("field 'size' must be between 8 and 8192 pixels")
+    noise = obj.get("noise_mode", "fixed")
+    if noise not in NOISE_MODES:
+        raise PresetError(f"field 'noise_mode' must be one of {', '.join(NOISE_MODES)}")
+    controls = None
+    if obj.get("controls") is not None:
+        try:
+            controls = ControlSet.from_json(obj["controls"], "preset field 'controls'")
+        except ControlSetError as exc:
+            raise PresetError(str(exc)) from None
+    n = len(controls) if controls is not None else 0
+    values, ranges = obj.get("values", []), obj.get("ranges", [])
+    if not isinstance(values, list) or len(values) != n:
+        raise PresetError(f"field 'values' must be a list of {n} numbers, one per control")
+    if not isinstance(ranges, list) or len(ranges) != n:
+        raise PresetError(f"field 'ranges' must be a list of {n} entries, one per control")
+    vals = tuple(_number(v, f"values[{i}]") for i, v in enumerate(values))
+    num_layers = controls.model.num_layers if controls is not None else 1 << 30
+    try:
+        rngs = tuple(validate_range(r, num_layers, f"ranges[{i}]") for i, r in enumerate(ranges))
+    except ControlSetError as exc:
+        raise PresetError(str(exc)) from None
+    mix_seed, mix_range = None, None
+    mix = obj.get("mix")
+    if mix is not None:
+        if not isinstance(mix, dict):
+            raise PresetError("field 'mix' must be an object or null")
+        mix_seed = _int(mix, "seed")
+        try:
+            mix_range = validate_range(mix.get("range"), num_layers, "mix.range")
+        except ControlSetError as exc:
+            raise PresetError(str(exc)) from None
+    state = EditState(
+        model=model["spec"], seed=seed, truncation=truncation, class_index=class_index, controls=controls,
+        values=vals, ranges=rngs, size=size, noise_mode=noise, mix_seed=mix_seed, mix_range=mix_range,
+    )
+    info = {"name": str(obj.get("name", "")), "fingerprint": fingerprint, "controls_source": str(obj.get("controls_source", ""))}
+    return state, info
+
+
+def load(path: str | Path) -> tuple[EditState, dict]:
+    path = Path(path)
+    if not path.is_file():
+        raise PresetError(f"{path} does not exist")
+    try:
+        obj = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise PresetError(f"{path.name} is not valid JSON ({exc.__class__.__name__})") from None
+    try:
+        return from_json(obj)
+    except PresetError as exc:
+        raise PresetError(f"{path.name}: {exc}") from None
+
+
+def check_against(state: EditState, G, fingerprint: str) -> None:
+    """Raise `PresetError` unless the loaded preset fits generator ``G``."""
+    if fingerprint and fingerprint != G.fingerprint:
+        raise PresetError(
+            f"the preset was made with weights {fingerprint} but {G.name} has weights {G.fingerprint}"
+        )
+    if state.controls is not None:
+        try:
+            state.controls.check_model(G)
+        except ControlSetError as exc:
+            raise PresetError(str(exc)) from None
+    for i, r in enumerate(state.ranges):
+        try:
+            validate_range(r, G.num_layers, f"ranges[{i}]")
+        except ControlSetError as exc:
+            raise PresetError(str(exc)) from None
+    if G.classes is None and state.class_index is not None:
+        raise PresetError("the preset names a class but the model is not class-conditional")
+    if G.classes is not None and state.class_index is not None and not 0 <= state.class_index < len(G.classes):
+        raise PresetError(f"class_index {state.class_index} is outside the model's {len(G.classes)} classes")

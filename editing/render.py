@@ -1,0 +1,93 @@
+"""Rendering an `EditState` to pixels: the one code path of the GUI, the CLI and the exporter.
+
+Per frame: sample the seed's latents (style-mix them), truncate, apply the controls,
+one batched ``synthesize``, and one conversion to a host ``uint8 [H, W, 3]`` array.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import cv2
+import numpy as np
+import torch
+
+from .state import EditState
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """Images ``[B, 3, H, W]`` in [-1, 1] -> ``uint8 [B, H, W, 3]`` RGB on the host."""
+    x = ((images.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    return x.permute(0, 2, 3, 1).contiguous().cpu().numpy()
+
+
+def resize_frame(frame: np.ndarray, size: int | None, nearest: bool = False) -> np.ndarray:
+    """Square ``uint8 [H, W, 3]`` frame scaled to ``size`` px (unchanged when None or equal)."""
+    if size is None or size == frame.shape[0]:
+        return frame
+    if nearest:
+        interp = cv2.INTER_NEAREST
+    else:
+        interp = cv2.INTER_AREA if size < frame.shape[0] else cv2.INTER_LINEAR
+    return cv2.resize(frame, (size, size), interpolation=interp)
+
+
+def state_latents(G, state: EditState, seeds: Sequence[int] | None = None) -> torch.Tensor:
+    """Edited per-layer latents ``[B, num_layers, latent_dim]`` for the state's seed (or ``seeds``).
+
+    Order (METHODS.md §0): sample -> style mix -> truncate -> edit, so a slider step is
+    not shrunk by truncation.
+    """
+    seeds = [state.seed] if seeds is None else list(seeds)
+    lat = torch.cat([G.sample(1, s) for s in seeds])
+    if state.mix_seed is not None and state.mix_range is not None:
+        s, e = state.mix_range
+        other = G.sample(1, state.mix_seed)
+        lat = lat.clone()
+        lat[:, s:e] = other[:, s:e]
+    lat = G.truncate(lat, state.truncation)
+    cs = state.controls
+    if cs is not None and len(cs) and state.active():
+        lat = cs.apply(lat, list(state.values), list(state.ranges))
+    return lat
+
+
+def _classes(G, state: EditState, batch: int) -> torch.Tensor | None:
+    if G.classes is None:
+        return None
+    idx = state.class_index if state.class_index is not None else 0
+    return torch.full((batch,), int(idx), dtype=torch.long, device=G.device)
+
+
+def synthesize_latents(G, state: EditState, latents: torch.Tensor) -> np.ndarray:
+    """Edited latents ``[B, L, D]`` -> ``uint8 [B, H, W, 3]`` at the state's output size."""
+    if hasattr(G, "noise_mode"):
+        G.noise_mode = state.noise_mode
+    with torch.no_grad():
+        images = G.synthesize(latents, classes=_classes(G, state, latents.shape[0]), truncation=state.truncation)
+    frames = to_uint8(images)
+    return np.stack([resize_frame(f, state.size) for f in frames])
+
+
+def render_state(G, state: EditState) -> np.ndarray:
+    """The frame of ``state``: ``uint8 [size, size, 3]`` RGB.  Always batch 1, so bit-exact."""
+    with torch.no_grad():
+        lat = state_latents(G, state)
+    return synthesize_latents(G, state, lat)[0]
+
+
+def render_grid(G, state: EditState, seeds: Sequence[int]) -> np.ndarray:
+    """The same edits on several seeds in one batch: ``uint8 [len(seeds), size, size, 3]``."""
+    with torch.no_grad():
+        lat = state_latents(G, state, seeds)
+    return synthesize_latents(G, state, lat)
+
+
+def tile(frames: np.ndarray, columns: int, pad: int = 0) -> np.ndarray:
+    """``[N, H, W, 3]`` -> one ``[rows·H, columns·W, 3]`` image (missing cells black)."""
+    n, h, w, c = frames.shape
+    rows = (n + columns - 1) // columns
+    out = np.zeros((rows * h + (rows - 1) * pad, columns * w + (columns - 1) * pad, c), dtype=frames.dtype)
+    for i, f in enumerate(frames):
+        r, col = divmod(i, columns)
+        out[r * (h + pad) : r * (h + pad) + h, col * (w + pad) : col * (w + pad) + w] = f
+    return out

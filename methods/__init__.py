@@ -1,0 +1,1 @@
+"""Discovery methods and the controls they produce. No Qt."""

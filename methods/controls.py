@@ -1,0 +1,403 @@
+"""Controls — what discovery methods produce — and `ControlSet`, their file format.
+
+A control moves per-layer latents ``[B, num_layers, latent_dim]`` by a slider value
+``t`` given in the control's own unit (one σ for GANSpace).  Kinds (METHODS.md §0):
+
+* ``linear`` — a unit vector d and a scale σ: ``x' = x + t·σ·d`` written only into
+  the latent rows of its layer range [s, e).  Built here.
+* ``field``, ``activation``, ``optimisation`` — state-dependent kinds; the file
+  format and `ControlSet.apply` dispatch on ``kind`` so they plug in beside it.
+
+Files are ``.npz`` (tensors) with the JSON metadata stored inside as a UTF-8 byte
+array named ``meta.json``: one file, read with ``allow_pickle=False``, never pickle.
+"""
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import json
+import math
+import zipfile
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+FORMAT = "latent-studio.controls"
+VERSION = 1
+
+LayerRange = tuple[int, int]
+
+
+class ControlSetError(ValueError):
+    """A ControlSet file or argument is invalid; the message is one sentence for the user."""
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """Which generator a ControlSet belongs to.
+
+    ``fingerprint`` is the weights' content hash; an empty fingerprint means "any
+    generator with this latent size" (e.g. an imported vocabulary).
+    """
+
+    name: str
+    family: str
+    fingerprint: str
+    latent_dim: int
+    num_layers: int
+
+    @classmethod
+    def of(cls, generator) -> "ModelRef":
+        return cls(generator.name, generator.family, generator.fingerprint, generator.latent_dim, generator.num_layers)
+
+    def accepts(self, generator) -> str | None:
+        """None when ``generator`` can use these controls, else the reason it cannot."""
+        if generator.latent_dim != self.latent_dim:
+            return (
+                f"these controls have {self.latent_dim}-dimensional directions but "
+                f"{generator.name} has a latent size of {generator.latent_dim}"
+            )
+        if self.fingerprint and generator.fingerprint != self.fingerprint:
+            return (
+                f"these controls were made for model {self.name} (weights {self.fingerprint}), "
+                f"not for {generator.name} (weights {generator.fingerprint})"
+            )
+        return None
+
+
+@dataclass(frozen=True)
+class LinearControl:
+    """``x' = x + t·scale·direction`` on the latent rows ``layers`` (None = all rows).
+
+    ``direction``: unit vector ``[latent_dim]`` (float32); ``scale``: latent units per
+    slider unit (σ along the direction for PCA methods, 1 otherwise).
+    """
+
+    name: str
+    direction: np.ndarray
+    scale: float = 1.0
+    layers: LayerRange | None = None
+    kind: str = field(default="linear", init=False)
+
+    def flipped(self) -> "LinearControl":
+        return replace(self, direction=-self.direction)
+
+
+Control = LinearControl  # the other kinds join this union as they are built
+
+
+def _range_mask(ranges: Sequence[LayerRange | None], num_layers: int) -> np.ndarray:
+    """``[K, L]`` float mask: 1 where latent row l is inside control k's range [s, e)."""
+    mask = np.zeros((len(ranges), num_layers), dtype=np.float32)
+    for k, r in enumerate(ranges):
+        s, e = (0, num_layers) if r is None else r
+        mask[k, max(0, s) : min(num_layers, e)] = 1.0
+    return mask
+
+
+def validate_range(r: Any, num_layers: int, what: str = "layer range") -> LayerRange | None:
+    """A layer range ``(start, end)`` with ``0 <= start < end <= num_layers``, or None."""
+    if r is None:
+        return None
+    try:
+        s, e = (int(r[0]), int(r[1]))
+    except (TypeError, ValueError, IndexError):
+        raise ControlSetError(f"{what} must be two integers start:end, not {r!r}") from None
+    if not (0 <= s < e <= num_layers):
+        raise ControlSetError(f"{what} {s}:{e} is outside the model's layers 0:{num_layers}")
+    return (s, e)
+
+
+class ControlSet:
+    """A named list of controls plus where they came from.
+
+    Immutable in practice: `renamed`, `flipped` and friends return new sets.
+    ``extras`` holds method-specific arrays (e.g. GANSpace's ``var_ratio``);
+    ``stats`` holds JSON-able figures.
+    """
+
+    def __init__(
+        self,
+        controls: Sequence[Control],
+        model: ModelRef,
+        method: str,
+        config: dict | None = None,
+        seed: int | None = None,
+        samples: int | None = None,
+        created: str | None = None,
+        extras: dict[str, np.ndarray] | None = None,
+        stats: dict | None = None,
+    ):
+        self.controls: tuple[Control, ...] = tuple(controls)
+        self.model = model
+        self.method = method
+        self.config = dict(config or {})
+        self.seed = seed
+        self.samples = samples
+        self.created = created or _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+        self.extras = {k: np.asarray(v) for k, v in (extras or {}).items()}
+        self.stats = dict(stats or {})
+        for c in self.controls:
+            if c.direction.shape != (model.latent_dim,):
+                raise ControlSetError(
+                    f"control {c.name!r} has a direction of shape {c.direction.shape}, expected ({model.latent_dim},)"
+                )
+            if c.layers is not None:
+                validate_range(c.layers, model.num_layers, f"default layer range of {c.name!r}")
+        self._device_cache: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    # ------------------------------------------------------------------ reading
+    def __len__(self) -> int:
+        return len(self.controls)
+
+    def __getitem__(self, i: int) -> Control:
+        return self.controls[i]
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.controls]
+
+    def directions(self) -> np.ndarray:
+        """The linear controls' unit directions, ``[K, latent_dim]`` float32."""
+        lin = [c.direction for c in self.controls if c.kind == "linear"]
+        if not lin:
+            return np.zeros((0, self.model.latent_dim), dtype=np.float32)
+        return np.stack(lin).astype(np.float32)
+
+    def scales(self) -> np.ndarray:
+        return np.array([c.scale for c in self.controls], dtype=np.float32)
+
+    def default_ranges(self) -> list[LayerRange | None]:
+        return [c.layers for c in self.controls]
+
+    def check_model(self, generator) -> None:
+        """Raise `ControlSetError` when these controls do not belong to ``generator``."""
+        reason = self.model.accepts(generator)
+        if reason:
+            raise ControlSetError(reason)
+
+    # ------------------------------------------------------------------ editing
+    def _with_controls(self, controls: Sequence[Control]) -> "ControlSet":
+        return ControlSet(
+            controls, self.model, self.method, self.config, self.seed, self.samples, self.created, self.extras, self.stats
+        )
+
+    def renamed(self, index: int, name: str) -> "ControlSet":
+        name = name.strip()
+        if not name:
+            raise ControlSetError("a control's name cannot be empty")
+        controls = list(self.controls)
+        controls[index] = replace(controls[index], name=name)
+        return self._with_controls(controls)
+
+    def flipped(self, index: int) -> "ControlSet":
+        """The same set with control ``index`` pointing the other way (eigen-signs are arbitrary)."""
+        controls = list(self.controls)
+        controls[index] = controls[index].flipped()
+        return self._with_controls(controls)
+
+    def subset(self, indices: Sequence[int]) -> "ControlSet":
+        return self._with_controls([self.controls[i] for i in indices])
+
+    # ------------------------------------------------------------------ applying
+    def _tensors(self, device: torch.device, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        key = (str(device), dtype)
+        if key not in self._device_cache:
+            dirs = torch.as_tensor(self.directions(), device=device, dtype=dtype)
+            scales = torch.as_tensor(self.scales(), device=device, dtype=dtype)
+            self._device_cache[key] = (dirs, scales)
+        return self._device_cache[key]
+
+    def apply(
+        self,
+        latents: torch.Tensor,
+        values: Sequence[float] | np.ndarray | torch.Tensor,
+        layer_ranges: Sequence[LayerRange | None] | None = None,
+    ) -> torch.Tensor:
+        """Edited copy of per-layer latents; the input is not modified.
+
+        ``latents``: ``[B, L, D]``.  ``values``: slider values ``[K]`` (shared by the
+        batch) or ``[B, K]``, in each control's unit.  ``layer_ranges``: one [s, e) or
+        None per control (None: the control's default range, else all rows).
+        Linear kinds: ``Δ[b, l] = Σ_k values[b, k]·scale_k·mask[k, l]·d_k``.
+        """
+        B, L, D = latents.shape
+        K = len(self.controls)
+        if D != self.model.latent_dim:
+            raise ControlSetError(f"latents have size {D} but these controls expect {self.model.latent_dim}")
+        v = torch.as_tensor(np.asarray(values, dtype=np.float32) if not torch.is_tensor(values) else values)
+        v = v.to(device=latents.device, dtype=latents.dtype)
+        if v.dim() == 1:
+            v = v.unsqueeze(0).expand(B, -1)
+        if v.shape != (B, K):
+            raise ControlSetError(f"expected {K} control values (or [{B}, {K}]), got shape {tuple(v.shape)}")
+        if layer_ranges is None:
+            layer_ranges = [None] * K
+        if len(layer_ranges) != K:
+            raise ControlSetError(f"expected {K} layer ranges, got {len(layer_ranges)}")
+        ranges = [r if r is not None else c.layers for r, c in zip(layer_ranges, self.controls)]
+        if K == 0 or not bool(v.abs().sum()):
+            return latents.clone()
+        dirs, scales = self._tensors(latents.device, latents.dtype)
+        mask = torch.as_tensor(_range_mask(ranges, L), device=latents.device, dtype=latents.dtype)
+        delta = torch.einsum("bk,kl,kd->bld", v * scales, mask, dirs)
+        return latents + delta
+
+    def delta_norms(self, values: Sequence[float]) -> list[float]:
+        """``‖Δ‖`` in latent units of each control at the given slider values (shown in the GUI)."""
+        return [abs(float(t)) * float(c.scale) * float(np.linalg.norm(c.direction)) for t, c in zip(values, self.controls)]
+
+    # ------------------------------------------------------------------ files
+    def _meta(self) -> dict:
+        return {
+            "format": FORMAT,
+            "version": VERSION,
+            "model": self.model.__dict__.copy(),
+            "method": self.method,
+            "config": self.config,
+            "seed": self.seed,
+            "samples": self.samples,
+            "created": self.created,
+            "stats": self.stats,
+            "controls": [
+                {"name": c.name, "kind": c.kind, "scale": float(c.scale), "layers": list(c.layers) if c.layers else None}
+                for c in self.controls
+            ],
+            "extras": sorted(self.extras),
+        }
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        arrays = {"directions": self.directions()}
+        for k, v in self.extras.items():
+            arrays[f"extra.{k}"] = v
+        return arrays
+
+    def save(self, path: str | Path) -> None:
+        """Write ``path`` (``.npz``) atomically: a temporary file beside it, then a rename."""
+        from editing.atomic import atomic_open
+
+        arrays = self._arrays()
+        arrays["meta.json"] = np.frombuffer(json.dumps(self._meta()).encode("utf-8"), dtype=np.uint8)
+        with atomic_open(path, "wb") as f:
+            np.savez(f, **arrays)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "ControlSet":
+        """Read a file written by `save`; any problem is a `ControlSetError` naming the field."""
+        path = Path(path)
+        if not path.is_file():
+            raise ControlSetError(f"{path} does not exist")
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                arrays = {k: npz[k] for k in npz.files}
+        except (ValueError, OSError, zipfile.BadZipFile, EOFError, KeyError) as exc:
+            raise ControlSetError(f"{path.name} is not a controls file (.npz): {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+        if "meta.json" not in arrays:
+            raise ControlSetError(f"{path.name} has no meta.json entry, so it is not a Latent Studio controls file")
+        try:
+            meta = json.loads(arrays.pop("meta.json").astype(np.uint8).tobytes().decode("utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            raise ControlSetError(f"{path.name}: meta.json is not valid JSON") from None
+        return cls._from_parts(meta, arrays, path.name)
+
+    def to_json(self) -> dict:
+        """A JSON-able dict holding everything (arrays as base64 little-endian), for presets."""
+        return {
+            "meta": self._meta(),
+            "arrays": {
+                k: {"dtype": str(a.dtype.newbyteorder("<")), "shape": list(a.shape), "data": base64.b64encode(np.ascontiguousarray(a.astype(a.dtype.newbyteorder("<"))).tobytes()).decode("ascii")}
+                for k, a in self._arrays().items()
+            },
+        }
+
+    @classmethod
+    def from_json(cls, obj: Any, where: str = "preset") -> "ControlSet":
+        if not isinstance(obj, dict) or not isinstance(obj.get("meta"), dict) or not isinstance(obj.get("arrays"), dict):
+            raise ControlSetError(f"{where}: controls must be an object with 'meta' and 'arrays'")
+        arrays = {}
+        for k, spec in obj["arrays"].items():
+            try:
+                dtype = np.dtype(spec["dtype"])
+                if dtype.kind not in "fiu" or dtype.hasobject:
+                    raise TypeError
+                raw = base64.b64decode(spec["data"], validate=True)
+                arrays[k] = np.frombuffer(raw, dtype=dtype).reshape([int(s) for s in spec["shape"]]).copy()
+            except (KeyError, TypeError, ValueError, base64.binascii.Error):
+                raise ControlSetError(f"{where}: controls array {k!r} is malformed") from None
+        return cls._from_parts(obj["meta"], arrays, where)
+
+    @classmethod
+    def _from_parts(cls, meta: dict, arrays: dict[str, np.ndarray], where: str) -> "ControlSet":
+        def fail(msg: str):
+            raise ControlSetError(f"{where}: {msg}")
+
+        if meta.get("format") != FORMAT:
+            fail(f"format is {meta.get('format')!r}, expected {FORMAT!r}")
+        if meta.get("version") != VERSION:
+            fail(f"version {meta.get('version')!r} is not supported (this program reads version {VERSION})")
+        m = meta.get("model")
+        try:
+            model = ModelRef(str(m["name"]), str(m["family"]), str(m["fingerprint"]), int(m["latent_dim"]), int(m["num_layers"]))
+        except (TypeError, KeyError, ValueError):
+            fail("field 'model' must hold name, family, fingerprint, latent_dim and num_layers")
+        if model.latent_dim <= 0 or model.num_layers <= 0:
+            fail("field 'model' has a non-positive latent_dim or num_layers")
+        specs = meta.get("controls")
+        if not isinstance(specs, list):
+            fail("field 'controls' must be a list")
+        for i, s in enumerate(specs):
+            kind = s.get("kind") if isinstance(s, dict) else None
+            if kind != "linear":
+                fail(f"controls[{i}] has kind {kind!r}, which this version cannot apply")
+        dirs = arrays.get("directions")
+        if dirs is None or dirs.dtype.kind != "f" or dirs.ndim != 2:
+            fail("array 'directions' must be a 2-D float array")
+        if dirs.shape != (len(specs), model.latent_dim):
+            fail(f"array 'directions' has shape {dirs.shape}, expected ({len(specs)}, {model.latent_dim})")
+        if not np.all(np.isfinite(dirs)):
+            fail("array 'directions' holds NaN or infinite values")
+        controls: list[Control] = []
+        for i, s in enumerate(specs):
+            name = s.get("name")
+            if not isinstance(name, str) or not name:
+                fail(f"controls[{i}].name must be a non-empty string")
+            scale = s.get("scale")
+            if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not math.isfinite(scale):
+                fail(f"controls[{i}].scale must be a finite number")
+            try:
+                layers = validate_range(s.get("layers"), model.num_layers, f"controls[{i}].layers")
+            except ControlSetError as exc:
+                fail(str(exc))
+            controls.append(LinearControl(name, dirs[i].astype(np.float32), float(scale), layers))
+        extras = {k[len("extra."):]: v for k, v in arrays.items() if k.startswith("extra.")}
+        seed, samples = meta.get("seed"), meta.get("samples")
+        for fname, val in (("seed", seed), ("samples", samples)):
+            if val is not None and (isinstance(val, bool) or not isinstance(val, int)):
+                fail(f"field {fname!r} must be an integer or null")
+        config = meta.get("config") or {}
+        stats = meta.get("stats") or {}
+        if not isinstance(config, dict) or not isinstance(stats, dict):
+            fail("fields 'config' and 'stats' must be objects")
+        return cls(controls, model, str(meta.get("method", "?")), config, seed, samples, str(meta.get("created", "")) or None, extras, stats)
+
+
+def random_controls(generator, count: int, seed: int = 0) -> ControlSet:
+    """``count`` random unit directions with unit scale: the baseline every method must beat."""
+    rng = np.random.default_rng(seed)
+    dirs = rng.standard_normal((count, generator.latent_dim)).astype(np.float32)
+    dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
+    controls = [LinearControl(f"random {i}", d) for i, d in enumerate(dirs)]
+    return ControlSet(controls, ModelRef.of(generator), "random", {"count": count}, seed=seed)
+
+
+__all__ = [
+    "ControlSet",
+    "ControlSetError",
+    "LinearControl",
+    "ModelRef",
+    "random_controls",
+    "validate_range",
+]

@@ -1,0 +1,178 @@
+"""GANSpace (Härkönen et al. 2020): PCA of activations or latents -> linear controls.
+
+METHODS.md §1.  Two cases, chosen by the layer:
+
+* ``layer == "latent"`` (case A, StyleGAN's W): PCA of the latents themselves.
+  Components are unit latent directions; σ_i is the stdev of ``w·v_i`` over fresh samples.
+* any other layer l (case B, e.g. BigGAN ``generator.gen_z``, DCGAN ``block1``):
+  PCA of the flattened activations ``G_l(z)`` gives ``V`` ``[C, D_act]``, μ and
+  ``s_i = sqrt(λ_i)``.  The components are carried to latent space by least squares on
+  fresh samples: with ``A = V (G_l(z) − μ) / s`` ``[n, C]``, solve ``min_M ‖A M − Z‖²``;
+  the rows of M, normalised (not orthogonalised), are the latent directions u_i, and
+  one slider unit is the stdev of ``z·u_i`` (1 in a standard-normal z space).
+
+Everything runs in torch on the generator's device in batches, so memory is bounded
+whatever the sample count, with progress and cancellation.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+
+from .controls import ControlSet, LinearControl, ModelRef
+from .jobs import CancelFn, MethodError, ProgressFn, check_cancel, never_cancel, no_progress
+from .pca import CovariancePCA, IncrementalPCA
+
+#: widths up to this use the exact covariance estimator (cost N·D², memory D² float64);
+#: wider activation layers use incremental PCA (cost ≈ N·(C + chunk)·D)
+COVARIANCE_MAX_DIM = 1024
+
+
+@dataclass(frozen=True)
+class GANSpaceConfig:
+    """Options of `discover`; every field is a CLI option and a field of the GUI dialog."""
+
+    layer: str = ""  # empty: the family's default (G.default_pca_layer)
+    samples: int = 20_000  # N, samples for the PCA
+    components: int = 40  # C, number of components kept
+    seed: int = 1  # seed of the first sample (GANSpace's SEED_SAMPLING)
+    batch: int = 250  # generator batch size (memory, not results)
+    regression_samples: int = 0  # 0: max(10 000, N) fresh samples for case B
+    stdev_samples: int = 5_000  # fresh samples for σ_i in case A
+
+
+HELP = {
+    "layer": "layer whose activations are decomposed ('latent' = PCA of the latents themselves)",
+    "samples": "number of samples N for the PCA",
+    "components": "number of components C kept",
+    "seed": "seed of the first sample",
+    "batch": "generator batch size (affects memory only)",
+    "regression_samples": "fresh samples for the transfer to latent directions (0: max(10000, N))",
+    "stdev_samples": "fresh samples for each component's σ in latent mode",
+}
+
+
+def _batches(total: int, batch: int):
+    start = 0
+    while start < total:
+        yield start, min(batch, total - start)
+        start += batch
+
+
+def discover(
+    G,
+    config: GANSpaceConfig = GANSpaceConfig(),
+    progress: ProgressFn = no_progress,
+    cancel: CancelFn = never_cancel,
+) -> ControlSet:
+    """Run GANSpace on generator ``G`` and return ``C`` linear controls named ``PC0``…"""
+    layer = config.layer or G.default_pca_layer
+    if layer not in G.layer_names():
+        raise MethodError(f"layer {layer!r} does not exist; choose one of {', '.join(G.layer_names())}")
+    if config.samples < 2 or config.components < 1 or config.batch < 1:
+        raise MethodError("samples must be at least 2, and components and batch at least 1")
+    N, C = config.samples, config.components
+    act_dim = int(np.prod(G.layer_shape(layer)))
+    C = min(C, act_dim, G.latent_dim, N)
+    dev = G.device
+
+    def feats(start: int, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(activations [n, D_act] float32, latents [n, latent_dim]) for seeds start…"""
+        lat = G.sample(n, start)
+        with torch.no_grad():
+            f = G.features(lat, [layer])[layer]
+        return f.reshape(n, -1).float(), lat[:, 0]
+
+    # --- pass 1: PCA of the chosen layer (and the random-direction baseline) ---------
+    use_cov = act_dim <= COVARIANCE_MAX_DIM
+    # Incremental PCA keeps 2C + 8 components internally: truncating at C after every
+    # chunk would bias the last kept components; chunks of a few times that are cheapest.
+    kept = min(act_dim, 2 * C + 8)
+    est = CovariancePCA(act_dim, C, dev) if use_cov else IncrementalPCA(act_dim, kept, dev)
+    chunk_rows = max(config.batch, 4 * kept)
+    rand_gen = torch.Generator().manual_seed(config.seed)
+    rand_dirs = torch.randn(C, act_dim, generator=rand_gen).to(dev)
+    rand_dirs = rand_dirs / rand_dirs.norm(dim=1, keepdim=True)
+    rsum = torch.zeros(C, dtype=torch.float64, device=dev)
+    rsq = torch.zeros(C, dtype=torch.float64, device=dev)
+    pending: list[torch.Tensor] = []
+    pending_rows = 0
+    for start, n in _batches(N, config.batch):
+        check_cancel(cancel)
+        x, _ = feats(config.seed + start, n)
+        p = (x @ rand_dirs.T).double()
+        rsum += p.sum(0)
+        rsq += (p**2).sum(0)
+        if use_cov:
+            est.partial_fit(x)
+        else:
+            pending.append(x)
+            pending_rows += n
+            if pending_rows >= chunk_rows or start + n >= N:
+                est.partial_fit(torch.cat(pending))
+                pending, pending_rows = [], 0
+        progress(0.6 * (start + n) / N, f"PCA of {layer}: {start + n}/{N} samples")
+    if pending:
+        est.partial_fit(torch.cat(pending))
+    pca = est.result().top(C)
+    random_stdevs = torch.sqrt((rsq / N - (rsum / N) ** 2).clamp_min(0) * N / (N - 1))
+    act_stdev = pca.variances.sqrt()
+
+    # --- pass 2: latent directions and their σ ----------------------------------------
+    if layer == "latent":
+        directions = pca.components  # [C, D] unit rows in the latent space
+        extra_n = config.stdev_samples
+    else:
+        extra_n = config.regression_samples or max(10_000, N)
+    ata = torch.zeros(C, C, dtype=torch.float64, device=dev)
+    atz = torch.zeros(C, G.latent_dim, dtype=torch.float64, device=dev)
+    lat_sum = torch.zeros(G.latent_dim, dtype=torch.float64, device=dev)
+    lat_outer = torch.zeros(G.latent_dim, G.latent_dim, dtype=torch.float64, device=dev)
+    first = config.seed + N  # fresh seeds, never seen by pass 1
+    for start, n in _batches(extra_n, config.batch):
+        check_cancel(cancel)
+        x, z = feats(first + start, n)
+        z = z.double()
+        lat_sum += z.sum(0)
+        lat_outer += z.T @ z
+        if layer != "latent":
+            a = ((x - pca.mean) @ pca.components.T).double() / act_stdev.clamp_min(1e-12)  # [n, C]
+            ata += a.T @ a
+            atz += a.T @ z
+        what = "stdev of components" if layer == "latent" else "regression to latent directions"
+        progress(0.6 + 0.4 * (start + n) / extra_n, f"{what}: {start + n}/{extra_n} samples")
+    if layer != "latent":
+        # Least squares M = argmin ‖A M − Z‖²  (normal equations, A is well conditioned: scaled PCA coordinates)
+        M = torch.linalg.lstsq(ata, atz).solution  # [C, latent_dim]
+        directions = (M / M.norm(dim=1, keepdim=True).clamp_min(1e-12)).float()
+    # σ_i = stdev of (latent · u_i) over the fresh samples: uᵀ Cov u
+    lat_mean = lat_sum / extra_n
+    cov = (lat_outer - extra_n * torch.outer(lat_mean, lat_mean)) / max(extra_n - 1, 1)
+    d64 = directions.double()
+    lat_stdev = torch.sqrt(torch.einsum("cd,de,ce->c", d64, cov, d64).clamp_min(0))
+    progress(1.0, "done")
+
+    dirs_np = directions.cpu().numpy().astype(np.float32)
+    stdev_np = lat_stdev.cpu().numpy()
+    controls = [LinearControl(f"PC{i}", dirs_np[i], float(stdev_np[i])) for i in range(C)]
+    var_ratio = pca.var_ratio.cpu().numpy()
+    extras = {
+        "var_ratio": var_ratio,
+        "act_stdev": act_stdev.cpu().numpy(),
+        "random_stdevs": random_stdevs.cpu().numpy(),
+        "lat_stdev": stdev_np,
+        "lat_mean": lat_mean.float().cpu().numpy(),
+        "act_mean": pca.mean.cpu().numpy(),
+        "act_comp": pca.components.cpu().numpy(),
+    }
+    stats = {
+        "layer": layer,
+        "estimator": "covariance" if use_cov else "ipca",
+        "explained_variance": float(var_ratio.sum()),
+        "top_stdev_over_random": float(act_stdev[0] / random_stdevs.mean()),
+        "components_above_random": int((act_stdev > random_stdevs.max()).sum()),
+    }
+    cfg = asdict(config) | {"layer": layer, "components": C}
+    return ControlSet(controls, ModelRef.of(G), "ganspace", cfg, config.seed, N, extras=extras, stats=stats)

@@ -1,0 +1,35 @@
+"""The discovery methods the GUI and `main.py discover` offer, with their options."""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any, Callable
+
+from . import ganspace
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    name: str
+    summary: str
+    config: type  # a frozen dataclass of options with defaults
+    help: dict[str, str]  # option -> one line
+    run: Callable  # run(G, config, progress, cancel) -> ControlSet
+
+    def options(self) -> list[tuple[str, type, Any, str]]:
+        """(name, type, default, help) of every option."""
+        return [(f.name, type(f.default), f.default, self.help.get(f.name, "")) for f in fields(self.config)]
+
+    def make_config(self, **values: Any):
+        """A config from option values (missing ones keep their defaults)."""
+        return self.config(**values)
+
+
+METHODS: dict[str, MethodSpec] = {
+    "ganspace": MethodSpec(
+        "ganspace",
+        "PCA of a layer's activations (or of the latents), carried to latent directions by regression",
+        ganspace.GANSpaceConfig,
+        ganspace.HELP,
+        ganspace.discover,
+    ),
+}

@@ -1,0 +1,177 @@
+"""The `Generator` interface that every model family implements.
+
+Latents crossing this interface are *per-layer latents*: a float tensor
+``[B, num_layers, latent_dim]`` in the family's editing space (DCGAN: z,
+StyleGAN2: W+, BigGAN: one z chunk per block).  Images are ``[B, 3, H, W]``
+floats in [-1, 1] (a family may overshoot slightly; callers clamp).
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Sequence
+
+import torch
+from torch import nn
+
+
+class LoadError(Exception):
+    """A checkpoint could not be turned into a generator; the message says why in one sentence."""
+
+
+class _StopForward(Exception):
+    """Raised inside a forward hook once every requested feature has been captured."""
+
+
+class Generator(ABC):
+    """One loaded network on one device, behind the family-independent interface.
+
+    Subclasses set ``latent_dim``, ``z_dim``, ``num_layers``, ``resolution``,
+    ``family`` and ``classes`` and implement `map`, `synthesize` and `_layers`.
+    """
+
+    family: str = "generic"
+    latent_dim: int
+    z_dim: int
+    num_layers: int
+    resolution: int
+    classes: list[str] | None = None
+    #: default truncation for the GUI and the CLI (1.0 = none)
+    default_truncation: float = 1.0
+    #: default layer for activation-space GANSpace (METHODS.md §1)
+    default_pca_layer: str = "latent"
+
+    def __init__(self, net: nn.Module, device: torch.device | str, name: str, fingerprint: str):
+        self.net = net.eval().requires_grad_(False).to(device)
+        self.device = torch.device(device)
+        #: registry name or path the model was loaded from
+        self.name = name
+        #: content hash of the weights; ControlSets and presets record it
+        self.fingerprint = fingerprint
+        #: things the loader had to guess or estimate, shown to the user once
+        self.notes: list[str] = []
+
+    # ------------------------------------------------------------------ sampling
+    def sample_z(self, n: int, seed: int) -> torch.Tensor:
+        """Standard-normal z ``[n, z_dim]`` on the device; row i depends only on ``seed + i``.
+
+        Seeding per row makes ``sample_z(4, s)[2] == sample_z(1, s + 2)[0]``, so a
+        seed names one image whatever the batch it is drawn in.
+        """
+        rows = []
+        gen = torch.Generator()
+        for i in range(n):
+            gen.manual_seed((int(seed) + i) % (2**63))
+            rows.append(torch.randn(self.z_dim, generator=gen))
+        z = torch.stack(rows) if rows else torch.zeros(0, self.z_dim)
+        return z.to(self.device)
+
+    def sample(self, n: int, seed: int) -> torch.Tensor:
+        """Per-layer latents ``[n, num_layers, latent_dim]`` for seeds ``seed .. seed+n-1``."""
+        return self.map(self.sample_z(n, seed))
+
+    @abstractmethod
+    def map(self, z: torch.Tensor) -> torch.Tensor:
+        """Sampling space ``[n, z_dim]`` -> per-layer editing latents ``[n, num_layers, latent_dim]``."""
+
+    @property
+    def latent_avg(self) -> torch.Tensor:
+        """The centre truncation pulls toward, ``[latent_dim]`` (zero for Gaussian z spaces)."""
+        return torch.zeros(self.latent_dim, device=self.device)
+
+    def truncate(self, latents: torch.Tensor, psi: float) -> torch.Tensor:
+        """Truncation trick: ``avg + psi * (latents - avg)``.
+
+        This is the one place truncation happens; edits are applied *after* it
+        (METHODS.md §0), so a slider's step is not shrunk by psi.
+        """
+        if psi == 1.0:
+            return latents
+        avg = self.latent_avg.to(latents.dtype)
+        return avg + psi * (latents - avg)
+
+    @abstractmethod
+    def synthesize(
+        self,
+        latents: torch.Tensor,
+        classes: torch.Tensor | None = None,
+        truncation: float | None = None,
+    ) -> torch.Tensor:
+        """Per-layer latents ``[B, num_layers, latent_dim]`` -> images ``[B, 3, H, W]`` in [-1, 1]."""
+
+    # ------------------------------------------------------------------ features
+    @abstractmethod
+    def _layers(self) -> dict[str, nn.Module]:
+        """Named modules whose outputs `features` can return, in forward order."""
+
+    def layer_names(self) -> list[str]:
+        """Names accepted by `features`, in forward order, plus ``"latent"`` first."""
+        return ["latent", *self._layers().keys()]
+
+    def layer_shape(self, name: str) -> tuple[int, ...]:
+        """Shape of one sample's activation at ``name`` (without the batch axis)."""
+        lat = self.sample(1, 0)
+        return tuple(self.features(lat, [name])[name].shape[1:])
+
+    def features(
+        self,
+        latents: torch.Tensor,
+        names: Sequence[str],
+        classes: torch.Tensor | None = None,
+        truncation: float | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """Activations ``{name: [B, ...]}`` at the named layers for per-layer latents.
+
+        Hooks are registered for this call only and the forward pass stops as soon
+        as the last requested layer has run, so early-layer losses stay cheap.
+        ``"latent"`` returns the latents themselves.
+        """
+        layers = self._layers()
+        unknown = [n for n in names if n != "latent" and n not in layers]
+        if unknown:
+            raise KeyError(f"unknown layer {unknown[0]!r}; this model has {', '.join(self.layer_names())}")
+        out: dict[str, torch.Tensor] = {}
+        if "latent" in names:
+            out["latent"] = latents
+        wanted = [n for n in names if n != "latent"]
+        if not wanted:
+            return out
+        handles = []
+
+        def make_hook(layer: str):
+            def hook(_module, _inputs, output):
+                out[layer] = output
+                if all(w in out for w in wanted):
+                    raise _StopForward
+
+            return hook
+
+        for layer in wanted:
+            handles.append(layers[layer].register_forward_hook(make_hook(layer)))
+        try:
+            self.synthesize(latents, classes=classes, truncation=truncation)
+        except _StopForward:
+            pass
+        finally:
+            for h in handles:
+                h.remove()
+        return out
+
+    # ------------------------------------------------------------------ misc
+    def describe_layers(self) -> list[str]:
+        """Human-readable label of each per-layer latent row (e.g. the resolution it feeds)."""
+        return [f"layer {i}" for i in range(self.num_layers)]
+
+    def info(self) -> dict:
+        """Summary for `main.py models` and the status bar."""
+        return {
+            "name": self.name,
+            "family": self.family,
+            "resolution": self.resolution,
+            "latent_dim": self.latent_dim,
+            "z_dim": self.z_dim,
+            "num_layers": self.num_layers,
+            "conditional": self.classes is not None,
+            "fingerprint": self.fingerprint,
+            "device": str(self.device),
+            "notes": list(self.notes),
+        }

@@ -1,0 +1,48 @@
+"""Registers every generator family with `load_generator`, most specific first."""
+from __future__ import annotations
+
+from typing import Any
+
+from .dcgan import DCGANGenerator
+from .loading import register_family
+from .stylegan2 import is_stylegan2_checkpoint, load_checkpoint as _load_stylegan2
+
+
+def _dcgan_state_dict(obj: Any) -> dict | None:
+    """The state dict of a DCGAN checkpoint: ``{'netG_state_dict': sd}`` or ``sd`` itself."""
+    if isinstance(obj, dict) and isinstance(obj.get("netG_state_dict"), dict):
+        obj = obj["netG_state_dict"]
+    if isinstance(obj, dict) and obj and all(isinstance(k, str) and k.startswith("main.") for k in obj):
+        return obj
+    return None
+
+
+register_family(
+    "dcgan",
+    lambda obj: _dcgan_state_dict(obj) is not None,
+    lambda obj, path, device, name, fingerprint: DCGANGenerator(_dcgan_state_dict(obj), device, name, fingerprint),
+)
+
+
+# StyleGAN2 in the rosinality/stylegan2-pytorch layout ({'g_ema': state dict, 'latent_avg': …}).
+# Training files without 'g_ema' (discriminator or optimizer only) are claimed too, so
+# they fail with a sentence that says what is missing.
+register_family("stylegan2", is_stylegan2_checkpoint, _load_stylegan2)
+
+
+# BigGAN-deep in the layout of its published PyTorch port: config.json + pytorch_model.bin
+# (the loader hands such pairs over as a ConfiguredCheckpoint).
+def _biggan_accepts(obj: Any) -> bool:
+    from .biggan import looks_like_biggan_config
+    from .loading import ConfiguredCheckpoint
+
+    return isinstance(obj, ConfiguredCheckpoint) and looks_like_biggan_config(obj.config)
+
+
+def _biggan_build(obj: Any, path, device, name, fingerprint):
+    from .biggan import build_from_checkpoint
+
+    return build_from_checkpoint(obj.config, obj.state_dict, device, name, fingerprint)
+
+
+register_family("biggan", _biggan_accepts, _biggan_build)

@@ -1,0 +1,27 @@
+"""Shared fixtures: the default face model, a small GANSpace result, an isolated cache."""
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+# Tests never touch the user's cache or settings.
+os.environ.setdefault("LATENT_STUDIO_CACHE", os.path.join(os.environ.get("TMPDIR", "/tmp"), f"latent-studio-test-cache-{os.getpid()}"))
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+
+@pytest.fixture(scope="session")
+def faces():
+    """The real pretrained default model, on the CPU."""
+    import models
+
+    return models.load_generator("dcgan-faces", "cpu")
+
+
+@pytest.fixture(scope="session")
+def face_controls(faces):
+    """GANSpace on dcgan-faces at small settings (a few seconds)."""
+    from methods.ganspace import GANSpaceConfig, discover
+
+    return discover(faces, GANSpaceConfig(samples=3000, components=12, regression_samples=3000))

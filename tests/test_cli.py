@@ -1,0 +1,115 @@
+"""The headless commands, run as a user runs them: `python main.py …` in a subprocess."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.run([sys.executable, str(ROOT / "main.py"), *args], capture_output=True, text=True,
+                          cwd=cwd or ROOT, env=env, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def controls(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "c.npz"
+    r = cli("discover", "--model", "dcgan-faces", "--method", "ganspace", "--samples", "1500",
+            "--components", "8", "--regression-samples", "1500", "--no-cache", "--quiet", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    summary = json.loads(r.stdout)
+    assert summary["controls"] == 8 and summary["layer"] == "block1"
+    return out
+
+
+def test_models_and_methods_are_listed():
+    r = cli("models", "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)[0]["name"] == "dcgan-faces"
+    r = cli("methods")
+    assert r.returncode == 0 and "ganspace" in r.stdout and "--samples" in r.stdout
+
+
+def test_render_with_preset_reproduces_the_same_png(controls, tmp_path):
+    first, preset, second = tmp_path / "a.png", tmp_path / "p.json", tmp_path / "b.png"
+    r = cli("render", "--model", "dcgan-faces", "--seed", "5", "--truncation", "0.9", "--controls", str(controls),
+            "--set", "0=2.5", "--set", "2=-1.5", "--layers", "0=0:1", "--size", "128",
+            "--save-preset", str(preset), "--out", str(first))
+    assert r.returncode == 0, r.stderr
+    r = cli("render", "--preset", str(preset), "--out", str(second))
+    assert r.returncode == 0, r.stderr
+    assert first.read_bytes() == second.read_bytes()
+    assert cv2.imread(str(second)).shape == (128, 128, 3)
+    plain = tmp_path / "plain.png"
+    cli("render", "--model", "dcgan-faces", "--seed", "5", "--truncation", "0.9", "--size", "128", "--out", str(plain))
+    assert plain.read_bytes() != first.read_bytes()  # the edits changed the frame
+
+
+def test_export_writes_an_mp4_with_the_requested_frames_and_size(controls, tmp_path):
+    out = tmp_path / "v.mp4"
+    r = cli("export", "--model", "dcgan-faces", "--controls", str(controls), "--control", "0", "--sweep", "-3", "3",
+            "--frames", "10", "--fps", "12", "--size", "96", "--quiet", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    cap = cv2.VideoCapture(str(out))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 10
+    assert (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))) == (96, 96)
+
+
+def test_export_to_png_writes_a_strip_of_several_controls(controls, tmp_path):
+    out = tmp_path / "strip.png"
+    r = cli("export", "--model", "dcgan-faces", "--controls", str(controls), "--control", "0,1", "--frames", "4",
+            "--quiet", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert cv2.imread(str(out)).shape == (2 * 64 + 2, 4 * 64 + 6, 3)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["render", "--model", "nope", "--out", "{tmp}/x.png"], "neither a model name"),
+        (["render", "--model", "dcgan-faces", "--controls", "{tmp}/missing.npz", "--out", "{tmp}/x.png"], "does not exist"),
+        (["render", "--model", "dcgan-faces", "--controls", "{controls}", "--set", "99=1", "--out", "{tmp}/x.png"], "control 99 does not exist"),
+        (["render", "--model", "dcgan-faces", "--controls", "{controls}", "--layers", "0=0:5", "--out", "{tmp}/x.png"], "outside the model's layers"),
+        (["render", "--model", "dcgan-faces", "--set", "0=abc", "--out", "{tmp}/x.png"], "not a number"),
+        (["render", "--model", "dcgan-faces", "--out", "{tmp}/x.jpg"], "expected a .png"),
+        (["render", "--model", "dcgan-faces", "--out", "{tmp}/no/such/folder/x.png"], "does not exist"),
+        (["render", "--preset", "{tmp}/bad.json", "--out", "{tmp}/x.png"], "not valid JSON"),
+        (["render", "--model", "dcgan-faces", "--class", "3", "--out", "{tmp}/x.png"], "not class-conditional"),
+        (["render", "--model", "dcgan-faces", "--device", "tpu", "--out", "{tmp}/x.png"], "device"),
+        (["discover", "--model", "dcgan-faces", "--method", "ganspace", "--layer", "conv9", "--out", "{tmp}/c.npz"], "layer 'conv9' does not exist"),
+        (["discover", "--model", "dcgan-faces", "--method", "magic", "--out", "{tmp}/c.npz"], "invalid choice"),
+        (["export", "--model", "dcgan-faces", "--controls", "{controls}", "--control", "0", "--out", "{tmp}/v.avi"], "expected a .mp4 or .png"),
+        (["export", "--model", "dcgan-faces", "--controls", "{controls}", "--control", "0,1", "--out", "{tmp}/v.mp4"], "sweeps one control"),
+        (["render", "--model", "{bad_model}", "--out", "{tmp}/x.png"], "not a readable PyTorch checkpoint"),
+    ],
+    ids=["model", "controls-missing", "set-index", "layer-range", "set-value", "out-suffix", "out-folder", "preset",
+         "class", "device", "layer", "method", "export-suffix", "video-controls", "corrupt-checkpoint"],
+)
+def test_bad_input_is_one_line_exit_2_without_traceback_or_output(controls, tmp_path, args, message):
+    (tmp_path / "bad.json").write_text("{oops")
+    (tmp_path / "bad.pt").write_bytes(b"PK\x03\x04 not really a zip")
+    args = [a.format(tmp=tmp_path, controls=controls, bad_model=tmp_path / "bad.pt") for a in args]
+    before = set(tmp_path.iterdir())
+    r = cli(*args)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], r.stderr
+    assert "Traceback" not in r.stderr
+    assert set(tmp_path.iterdir()) == before  # no (partial) output file
+
+
+def test_headless_commands_never_import_qt():
+    code = (
+        "import sys; from cli.commands import run; run(['models']);"
+        "from editing import render, export, preset; import methods.ganspace;"
+        "assert not [m for m in sys.modules if m.startswith(('PyQt6', 'pyqtgraph', 'app'))], 'Qt imported'"
+    )
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
