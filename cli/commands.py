@@ -197,13 +197,13 @@ COMMANDS = {"models": cmd_models, "methods": cmd_methods, "discover": cmd_discov
 
 def run(argv: list[str]) -> int:
     """Parse and run one headless command; returns the exit status."""
-    parser = build_parser()
+    parser, extra = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 0
     try:
-        return COMMANDS[args.command](args)
+        return {**COMMANDS, **extra}[args.command](args)
     except USER_ERRORS as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 2

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from typing import NoReturn
 
@@ -93,6 +94,16 @@ def positive_float(text: str) -> float:
     return v
 
 
+def boolean(text: str) -> bool:
+    """``true/false``, ``yes/no``, ``on/off`` or ``1/0``."""
+    low = text.strip().lower()
+    if low in ("1", "true", "yes", "on"):
+        return True
+    if low in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"{text!r} is not true or false")
+
+
 def control_list(text: str) -> list[int]:
     """``I`` or ``I,J,K``."""
     try:
@@ -122,7 +133,12 @@ def _add_state_options(p: argparse.ArgumentParser, model_required: bool = False)
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
 
 
-def build_parser() -> argparse.ArgumentParser:
+#: modules that add command groups: each has ``register(sub) -> {command: function(args) -> int}``
+COMMAND_MODULES: list[str] = []
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, dict]:
+    """The parser, and the functions of the commands the `COMMAND_MODULES` add."""
     parser = OneLineParser(
         prog="main.py",
         description="Latent Studio: explore and steer the latent spaces of pretrained GANs. "
@@ -151,7 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
             if name in seen:
                 continue
             seen.add(name)
-            conv = {int: int, float: finite_float, str: str, bool: int}[typ]
+            conv = {int: int, float: finite_float, str: str, bool: boolean}[typ]
             p.add_argument(f"--{name.replace('_', '-')}", dest=name, type=conv, default=None,
                            help=f"[{spec.name}] {text} (default {default!r})")
 
@@ -171,4 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fps", type=positive_float, default=30.0, help="frames per second of the video (default 30)")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.add_argument("--out", required=True, help=".mp4 video (A→B→A loop) or .png strip (A→B)")
-    return parser
+
+    extra: dict = {}
+    for module in COMMAND_MODULES:
+        extra.update(importlib.import_module(module).register(sub))
+    return parser, extra

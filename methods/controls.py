@@ -5,8 +5,10 @@ A control moves per-layer latents ``[B, num_layers, latent_dim]`` by a slider va
 
 * ``linear`` — a unit vector d and a scale σ: ``x' = x + t·σ·d`` written only into
   the latent rows of its layer range [s, e).  Built here.
-* ``field``, ``activation``, ``optimisation`` — state-dependent kinds; the file
-  format and `ControlSet.apply` dispatch on ``kind`` so they plug in beside it.
+* ``field`` — a state-dependent unit vector field followed by small steps
+  (`methods.fields`), from LatentCLR's conditional models and WarpedGANSpace.
+* ``activation``, ``optimisation`` — the file format and `ControlSet.apply` dispatch on
+  ``kind`` so they plug in beside the others.
 
 Files are ``.npz`` (tensors) with the JSON metadata stored inside as a UTF-8 byte
 array named ``meta.json``: one file, read with ``allow_pickle=False``, never pickle.
@@ -18,12 +20,15 @@ import datetime as _dt
 import json
 import math
 import zipfile
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
+from dataclasses import field as dc_field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Sequence, Union
 
 import numpy as np
 import torch
+
+from .fields import FieldError, VectorField
 
 FORMAT = "latent-studio.controls"
 VERSION = 1
@@ -80,13 +85,37 @@ class LinearControl:
     direction: np.ndarray
     scale: float = 1.0
     layers: LayerRange | None = None
-    kind: str = field(default="linear", init=False)
+    kind: str = dc_field(default="linear", init=False)
 
     def flipped(self) -> "LinearControl":
         return replace(self, direction=-self.direction)
 
 
-Control = LinearControl  # the other kinds join this union as they are built
+@dataclass(frozen=True)
+class FieldControl:
+    """Follow the unit field ``v(x)`` for a path of ``t·scale`` latent units in Euler steps of ``step``.
+
+    LatentCLR's conditional models and WarpedGANSpace produce these (METHODS.md §0 kind 3);
+    ``sign`` = −1 flips the walking direction.
+    """
+
+    name: str
+    field: VectorField
+    step: float = 0.1
+    scale: float = 1.0
+    layers: LayerRange | None = None
+    sign: float = 1.0
+    kind: str = dc_field(default="field", init=False)
+
+    def flipped(self) -> "FieldControl":
+        return replace(self, sign=-self.sign)
+
+    def apply(self, rows: torch.Tensor, t: float) -> torch.Tensor:
+        """Latents ``[n, D]`` moved along the field by slider value ``t``."""
+        return self.field.integrate(rows, self.sign * t * self.scale, self.step)
+
+
+Control = Union[LinearControl, FieldControl]  # activation/optimisation kinds join as they are built
 
 
 def _range_mask(ranges: Sequence[LayerRange | None], num_layers: int) -> np.ndarray:
@@ -141,7 +170,12 @@ class ControlSet:
         self.extras = {k: np.asarray(v) for k, v in (extras or {}).items()}
         self.stats = dict(stats or {})
         for c in self.controls:
-            if c.direction.shape != (model.latent_dim,):
+            if c.kind == "field":
+                if c.field.dim != model.latent_dim:
+                    raise ControlSetError(f"field control {c.name!r} acts on size {c.field.dim}, expected {model.latent_dim}")
+                if not (c.step > 0 and math.isfinite(c.step)):
+                    raise ControlSetError(f"field control {c.name!r} needs a positive step")
+            elif c.direction.shape != (model.latent_dim,):
                 raise ControlSetError(
                     f"control {c.name!r} has a direction of shape {c.direction.shape}, expected ({model.latent_dim},)"
                 )
@@ -168,7 +202,11 @@ class ControlSet:
         return np.stack(lin).astype(np.float32)
 
     def scales(self) -> np.ndarray:
+        """Latent units per slider unit, per control."""
         return np.array([c.scale for c in self.controls], dtype=np.float32)
+
+    def _linear_index(self) -> list[int]:
+        return [i for i, c in enumerate(self.controls) if c.kind == "linear"]
 
     def default_ranges(self) -> list[LayerRange | None]:
         return [c.layers for c in self.controls]
@@ -207,7 +245,7 @@ class ControlSet:
         key = (str(device), dtype)
         if key not in self._device_cache:
             dirs = torch.as_tensor(self.directions(), device=device, dtype=dtype)
-            scales = torch.as_tensor(self.scales(), device=device, dtype=dtype)
+            scales = torch.as_tensor(self.scales(), device=device, dtype=dtype)  # all controls; indexed by kind
             self._device_cache[key] = (dirs, scales)
         return self._device_cache[key]
 
@@ -222,7 +260,8 @@ class ControlSet:
         ``latents``: ``[B, L, D]``.  ``values``: slider values ``[K]`` (shared by the
         batch) or ``[B, K]``, in each control's unit.  ``layer_ranges``: one [s, e) or
         None per control (None: the control's default range, else all rows).
-        Linear kinds: ``Δ[b, l] = Σ_k values[b, k]·scale_k·mask[k, l]·d_k``.
+        Linear kinds: ``Δ[b, l] = Σ_k values[b, k]·scale_k·mask[k, l]·d_k``; field kinds
+        then integrate their paths in control order.
         """
         B, L, D = latents.shape
         K = len(self.controls)
@@ -241,14 +280,29 @@ class ControlSet:
         ranges = [r if r is not None else c.layers for r, c in zip(layer_ranges, self.controls)]
         if K == 0 or not bool(v.abs().sum()):
             return latents.clone()
-        dirs, scales = self._tensors(latents.device, latents.dtype)
-        mask = torch.as_tensor(_range_mask(ranges, L), device=latents.device, dtype=latents.dtype)
-        delta = torch.einsum("bk,kl,kd->bld", v * scales, mask, dirs)
-        return latents + delta
+        lin = self._linear_index()
+        out = latents
+        if lin:
+            dirs, scales = self._tensors(latents.device, latents.dtype)
+            mask = torch.as_tensor(_range_mask([ranges[i] for i in lin], L), device=latents.device, dtype=latents.dtype)
+            out = latents + torch.einsum("bk,kl,kd->bld", v[:, lin] * scales[lin], mask, dirs)
+        else:
+            out = latents.clone()
+        # Field controls walk one after the other, each on the latent rows of its range.
+        for k, c in enumerate(self.controls):
+            if c.kind != "field" or not bool(v[:, k].abs().sum()):
+                continue
+            s, e = ranges[k] if ranges[k] is not None else (0, L)
+            for b in range(B):
+                t = float(v[b, k])
+                if t:
+                    out[b, s:e] = c.apply(out[b, s:e], t)
+        return out
 
     def delta_norms(self, values: Sequence[float]) -> list[float]:
         """``‖Δ‖`` in latent units of each control at the given slider values (shown in the GUI)."""
-        return [abs(float(t)) * float(c.scale) * float(np.linalg.norm(c.direction)) for t, c in zip(values, self.controls)]
+        return [abs(float(t)) * float(c.scale) * (float(np.linalg.norm(c.direction)) if c.kind == "linear" else 1.0)
+                for t, c in zip(values, self.controls)]
 
     # ------------------------------------------------------------------ files
     def _meta(self) -> dict:
@@ -262,15 +316,24 @@ class ControlSet:
             "samples": self.samples,
             "created": self.created,
             "stats": self.stats,
-            "controls": [
-                {"name": c.name, "kind": c.kind, "scale": float(c.scale), "layers": list(c.layers) if c.layers else None}
-                for c in self.controls
-            ],
+            "controls": [self._control_meta(c) for c in self.controls],
             "extras": sorted(self.extras),
         }
 
+    @staticmethod
+    def _control_meta(c: Control) -> dict:
+        meta = {"name": c.name, "kind": c.kind, "scale": float(c.scale), "layers": list(c.layers) if c.layers else None}
+        if c.kind == "field":
+            meta.update(step=float(c.step), sign=float(c.sign),
+                        field={"type": c.field.type, "params": c.field.params, "arrays": sorted(c.field.arrays)})
+        return meta
+
     def _arrays(self) -> dict[str, np.ndarray]:
         arrays = {"directions": self.directions()}
+        for i, c in enumerate(self.controls):
+            if c.kind == "field":
+                for name, a in c.field.arrays.items():
+                    arrays[f"field.{i}.{name}"] = a
         for k, v in self.extras.items():
             arrays[f"extra.{k}"] = v
         return arrays
@@ -329,6 +392,26 @@ class ControlSet:
                 raise ControlSetError(f"{where}: controls array {k!r} is malformed") from None
         return cls._from_parts(obj["meta"], arrays, where)
 
+    @staticmethod
+    def _field_control(i: int, s: dict, arrays: dict, name: str, scale: float, layers, fail) -> FieldControl:
+        spec = s.get("field")
+        if not isinstance(spec, dict) or not isinstance(spec.get("arrays"), list) or not isinstance(spec.get("params", {}), dict):
+            fail(f"controls[{i}].field must hold type, params and arrays")
+        missing = [a for a in spec["arrays"] if f"field.{i}.{a}" not in arrays]
+        if missing:
+            fail(f"controls[{i}] lacks array field.{i}.{missing[0]}")
+        step, sign = s.get("step"), s.get("sign", 1.0)
+        for what, val in (("step", step), ("sign", sign)):
+            if isinstance(val, bool) or not isinstance(val, (int, float)) or not math.isfinite(val):
+                fail(f"controls[{i}].{what} must be a finite number")
+        if step <= 0 or sign not in (1.0, -1.0):
+            fail(f"controls[{i}] needs a positive step and a sign of 1 or -1")
+        try:
+            vf = VectorField(str(spec.get("type")), {a: arrays[f"field.{i}.{a}"] for a in spec["arrays"]}, dict(spec.get("params", {})))
+        except FieldError as exc:
+            fail(f"controls[{i}].field: {exc}")
+        return FieldControl(name, vf, float(step), scale, layers, float(sign))
+
     @classmethod
     def _from_parts(cls, meta: dict, arrays: dict[str, np.ndarray], where: str) -> "ControlSet":
         def fail(msg: str):
@@ -350,16 +433,18 @@ class ControlSet:
             fail("field 'controls' must be a list")
         for i, s in enumerate(specs):
             kind = s.get("kind") if isinstance(s, dict) else None
-            if kind != "linear":
+            if kind not in ("linear", "field"):
                 fail(f"controls[{i}] has kind {kind!r}, which this version cannot apply")
+        n_linear = sum(s["kind"] == "linear" for s in specs)
         dirs = arrays.get("directions")
         if dirs is None or dirs.dtype.kind != "f" or dirs.ndim != 2:
             fail("array 'directions' must be a 2-D float array")
-        if dirs.shape != (len(specs), model.latent_dim):
-            fail(f"array 'directions' has shape {dirs.shape}, expected ({len(specs)}, {model.latent_dim})")
+        if dirs.shape != (n_linear, model.latent_dim):
+            fail(f"array 'directions' has shape {dirs.shape}, expected ({n_linear}, {model.latent_dim})")
         if not np.all(np.isfinite(dirs)):
             fail("array 'directions' holds NaN or infinite values")
         controls: list[Control] = []
+        linear_rows = iter(dirs)
         for i, s in enumerate(specs):
             name = s.get("name")
             if not isinstance(name, str) or not name:
@@ -371,7 +456,10 @@ class ControlSet:
                 layers = validate_range(s.get("layers"), model.num_layers, f"controls[{i}].layers")
             except ControlSetError as exc:
                 fail(str(exc))
-            controls.append(LinearControl(name, dirs[i].astype(np.float32), float(scale), layers))
+            if s["kind"] == "linear":
+                controls.append(LinearControl(name, next(linear_rows).astype(np.float32), float(scale), layers))
+                continue
+            controls.append(cls._field_control(i, s, arrays, name, float(scale), layers, fail))
         extras = {k[len("extra."):]: v for k, v in arrays.items() if k.startswith("extra.")}
         seed, samples = meta.get("seed"), meta.get("samples")
         for fname, val in (("seed", seed), ("samples", samples)):
@@ -396,6 +484,7 @@ def random_controls(generator, count: int, seed: int = 0) -> ControlSet:
 __all__ = [
     "ControlSet",
     "ControlSetError",
+    "FieldControl",
     "LinearControl",
     "ModelRef",
     "random_controls",

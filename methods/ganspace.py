@@ -41,6 +41,8 @@ class GANSpaceConfig:
     batch: int = 250  # generator batch size (memory, not results)
     regression_samples: int = 0  # 0: max(10 000, N) fresh samples for case B
     stdev_samples: int = 5_000  # fresh samples for σ_i in case A
+    class_index: int = -1  # class-conditional models: the class the components are for (-1: the model's default)
+    truncation: float = 1.0  # samples are truncated with this psi before the decomposition
 
 
 HELP = {
@@ -51,6 +53,8 @@ HELP = {
     "batch": "generator batch size (affects memory only)",
     "regression_samples": "fresh samples for the transfer to latent directions (0: max(10000, N))",
     "stdev_samples": "fresh samples for each component's σ in latent mode",
+    "class_index": "class-conditional models: the class the components are computed for (-1: the model's default)",
+    "truncation": "truncation psi of the samples (1 = none)",
 }
 
 
@@ -73,16 +77,27 @@ def discover(
         raise MethodError(f"layer {layer!r} does not exist; choose one of {', '.join(G.layer_names())}")
     if config.samples < 2 or config.components < 1 or config.batch < 1:
         raise MethodError("samples must be at least 2, and components and batch at least 1")
+    if not 0 < config.truncation <= 1:
+        raise MethodError("truncation must be in (0, 1]")
+    class_index = -1
+    if G.classes is not None:
+        class_index = config.class_index if config.class_index >= 0 else int(getattr(G, "default_class", 0))
+        if class_index >= len(G.classes):
+            raise MethodError(f"class {class_index} is outside the model's {len(G.classes)} classes")
     N, C = config.samples, config.components
-    act_dim = int(np.prod(G.layer_shape(layer)))
+    # Case A decomposes one latent row (W is repeated over the rows of W+).
+    act_dim = G.latent_dim if layer == "latent" else int(np.prod(G.layer_shape(layer)))
     C = min(C, act_dim, G.latent_dim, N)
     dev = G.device
 
     def feats(start: int, n: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(activations [n, D_act] float32, latents [n, latent_dim]) for seeds start…"""
-        lat = G.sample(n, start)
+        lat = G.truncate(G.sample(n, start), config.truncation)
+        if layer == "latent":
+            return lat[:, 0].float(), lat[:, 0]
+        classes = None if G.classes is None else torch.full((n,), class_index, dtype=torch.long, device=dev)
         with torch.no_grad():
-            f = G.features(lat, [layer])[layer]
+            f = G.features(lat, [layer], classes=classes, truncation=config.truncation)[layer]
         return f.reshape(n, -1).float(), lat[:, 0]
 
     # --- pass 1: PCA of the chosen layer (and the random-direction baseline) ---------
@@ -174,5 +189,7 @@ def discover(
         "top_stdev_over_random": float(act_stdev[0] / random_stdevs.mean()),
         "components_above_random": int((act_stdev > random_stdevs.max()).sum()),
     }
-    cfg = asdict(config) | {"layer": layer, "components": C}
+    cfg = asdict(config) | {"layer": layer, "components": C, "class_index": class_index}
+    if class_index >= 0:
+        stats["class"] = G.classes[class_index]
     return ControlSet(controls, ModelRef.of(G), "ganspace", cfg, config.seed, N, extras=extras, stats=stats)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any, Callable
 
-from . import ganspace
+from . import ganspace, sefa
 
 
 @dataclass(frozen=True)
@@ -31,5 +31,12 @@ METHODS: dict[str, MethodSpec] = {
         ganspace.GANSpaceConfig,
         ganspace.HELP,
         ganspace.discover,
+    ),
+    "sefa": MethodSpec(
+        "sefa",
+        "closed-form factorisation of the weights that first read the latent (no sampling, milliseconds)",
+        sefa.SeFaConfig,
+        sefa.HELP,
+        sefa.discover,
     ),
 }

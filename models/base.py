@@ -156,6 +156,15 @@ class Generator(ABC):
                 h.remove()
         return out
 
+    def latent_affines(self) -> list[tuple[int, str, torch.Tensor]]:
+        """The first affine maps that read the latents: ``(row, kind, A)`` with ``A`` ``[out, latent_dim]``.
+
+        ``y = A x + b`` is what the network first does with latent row ``row``; ``kind`` is
+        ``"conv"`` or ``"rgb"`` (StyleGAN's ToRGB modulations).  Closed-form methods
+        (SeFa) factorise these weights.  Families without such a map return [].
+        """
+        return []
+
     # ------------------------------------------------------------------ misc
     def describe_layers(self) -> list[str]:
         """Human-readable label of each per-layer latent row (e.g. the resolution it feeds)."""

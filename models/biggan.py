@@ -614,6 +614,11 @@ class BigGANGenerator(Generator):
             named[f"generator.layers.{k}"] = layer
         return named
 
+    def latent_affines(self) -> list[tuple[int, str, torch.Tensor]]:
+        """``generator.gen_z`` reads ``[z, class embedding]``: its z columns ``[out, z_dim]`` (latent row 0)."""
+        w = _spectral_weight(self.net.generator.gen_z)
+        return [(0, "conv", w.detach()[:, : self.z_dim])]
+
     def describe_layers(self) -> list[str]:
         """``"0: input (4²)"``, ``"1: block 0 (4²)"``, … with each block's output resolution."""
         res = self.config.resolutions()

@@ -121,3 +121,8 @@ class DCGANGenerator(Generator):
 
     def describe_layers(self) -> list[str]:
         return [f"z ({self.resolution}² image)"]
+
+    def latent_affines(self) -> list[tuple[int, str, torch.Tensor]]:
+        """The first transposed conv on a 1x1 input is linear in z: ``A`` ``[c1·4·4, nz]``."""
+        w = self.net.main[0].weight.detach()  # [nz, c1, 4, 4]
+        return [(0, "conv", w.reshape(w.shape[0], -1).T)]

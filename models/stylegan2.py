@@ -702,6 +702,16 @@ class StyleGAN2Generator(Generator):
         """
         return self._named_layers
 
+    def latent_affines(self) -> list[tuple[int, str, torch.Tensor]]:
+        """Style modulations ``[in_channels, style_dim]`` (stored weights), by the W+ row that feeds them."""
+        net = self.net
+        out = [(0, "conv", net.conv1.conv.modulation.weight), (1, "rgb", net.to_rgb1.conv.modulation.weight)]
+        for k, to_rgb in enumerate(net.to_rgbs):
+            out.append((2 * k + 1, "conv", net.convs[2 * k].conv.modulation.weight))
+            out.append((2 * k + 2, "conv", net.convs[2 * k + 1].conv.modulation.weight))
+            out.append((2 * k + 3, "rgb", to_rgb.conv.modulation.weight))
+        return [(row, kind, w.detach()) for row, kind, w in out]
+
     def describe_layers(self) -> list[str]:
         """One label per W+ row, naming the layers it styles, e.g. ``"1: 4² rgb, 8² conv"``.
 

@@ -10,6 +10,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -242,3 +243,40 @@ def test_gradients_flow_after_rendering_in_inference_mode(gen):
     gen.features(lat, ["generator.layers.2"])["generator.layers.2"].square().sum().backward()
     assert lat.grad[:, :4].abs().sum() > 0  # gen_z and blocks 0..2 reach layers.2
     assert lat.grad[:, 4:].abs().sum() == 0
+
+
+def test_ganspace_components_are_computed_for_a_class_and_say_so(gen):
+    from methods.ganspace import GANSpaceConfig, discover
+
+    cfg = GANSpaceConfig(samples=300, components=4, regression_samples=300, batch=100)
+    dog = discover(gen, replace_class(cfg, 207))
+    cat = discover(gen, replace_class(cfg, 281))
+    assert dog.config["class_index"] == 207 and dog.stats["class"] == gen.classes[207]
+    assert dog.stats["layer"] == "generator.gen_z"
+    assert not np.allclose(dog.directions(), cat.directions())
+
+
+def test_sefa_factorises_the_z_columns_of_gen_z(gen):
+    from methods.sefa import SeFaConfig, discover
+
+    cs = discover(gen, SeFaConfig(components=3))
+    assert cs.directions().shape == (3, gen.z_dim) and cs.stats["matrices"] == 1
+
+
+def test_render_pipeline_scales_z_and_batch_norm_with_one_truncation(gen):
+    from editing.render import render_state
+    from editing.state import EditState
+
+    frame = render_state(gen, EditState(model="x", seed=1, truncation=0.4, class_index=3))
+    z = gen.truncate(gen.sample(1, 1), 0.4)
+    with torch.no_grad():
+        direct = gen.synthesize(z, classes=torch.tensor([3]), truncation=0.4)
+    from editing.render import to_uint8
+
+    assert np.array_equal(frame, to_uint8(direct)[0])
+
+
+def replace_class(cfg, index):
+    from dataclasses import replace
+
+    return replace(cfg, class_index=index)

@@ -125,3 +125,66 @@ def test_random_controls_are_unit_directions(faces):
     cs = random_controls(faces, 5, seed=1)
     np.testing.assert_allclose(np.linalg.norm(cs.directions(), axis=1), 1.0, rtol=1e-5)
     assert cs.directions().shape == (5, 100)
+
+
+# ---------------------------------------------------------------------- field controls
+from methods.controls import FieldControl  # noqa: E402
+from methods.fields import FieldError, VectorField  # noqa: E402
+
+
+def _field_set(field, step=0.05, num_layers=2):
+    model = ModelRef("toy", "toy", "abc", field.dim, num_layers)
+    e = np.eye(field.dim, dtype=np.float32)
+    return ControlSet([LinearControl("x", e[0]), FieldControl("walk", field, step=step)], model, "test")
+
+
+def test_rbf_field_walks_along_its_dipole_and_falls_back_far_away():
+    axis = np.array([[1.0, 0, 0], [-1.0, 0, 0]], dtype=np.float32)
+    field = VectorField("rbf", {"support": axis, "weights": np.array([1.0, -1.0], np.float32)}, {"gamma": 0.5})
+    near = field.direction(torch.zeros(1, 3))
+    torch.testing.assert_close(near, torch.tensor([[1.0, 0, 0]]))  # ascent of f points to v⁺
+    far = field.direction(torch.tensor([[0.0, 1e4, 0]]))  # exp(-γ·1e8) underflows: nearest dipole axis
+    assert torch.isfinite(far).all() and float(far[0, 0]) > 0.99
+
+
+def test_field_control_path_has_the_slider_length_and_moves_continuously():
+    W = np.array([[0, -1.0], [1.0, 0]], dtype=np.float32)  # rotation field: circles around 0
+    cs = _field_set(VectorField("linear", {"W": W}), step=0.01, num_layers=1)
+    x0 = torch.tensor([[[1.0, 0.0]]])
+    out = cs.apply(x0, [0.0, np.pi / 2])  # a quarter circle of radius 1
+    torch.testing.assert_close(out[0, 0], torch.tensor([0.0, 1.0]), atol=0.02, rtol=0)
+    a, b = cs.apply(x0, [0.0, 0.503]), cs.apply(x0, [0.0, 0.507])
+    assert float((a - b).norm()) < 0.01  # a partial last step keeps the end point continuous
+    back = cs.flipped(1).apply(x0, [0.0, np.pi / 2])
+    torch.testing.assert_close(back[0, 0], torch.tensor([0.0, -1.0]), atol=0.02, rtol=0)
+
+
+def test_field_control_only_moves_the_rows_of_its_layer_range():
+    W = np.eye(2, dtype=np.float32)
+    cs = _field_set(VectorField("linear", {"W": W}), num_layers=3)
+    x0 = torch.ones(1, 3, 2)
+    out = cs.apply(x0, [0.0, 1.0], [None, (1, 2)])
+    assert torch.equal(out[:, [0, 2]], x0[:, [0, 2]]) and not torch.equal(out[:, 1], x0[:, 1])
+
+
+def test_mlp_field_round_trips_through_files(tmp_path):
+    rng = np.random.default_rng(0)
+    arrays = {"W0": rng.standard_normal((5, 3)).astype(np.float32), "b0": np.zeros(5, np.float32),
+              "bn1_mean": np.zeros(5, np.float32), "bn1_var": np.ones(5, np.float32),
+              "bn1_weight": np.ones(5, np.float32), "bn1_bias": np.zeros(5, np.float32),
+              "W1": rng.standard_normal((3, 5)).astype(np.float32)}
+    cs = _field_set(VectorField("mlp", arrays, {"depth": 2}))
+    cs.save(tmp_path / "f.npz")
+    back = ControlSet.load(tmp_path / "f.npz")
+    assert back[1].kind == "field" and back[1].field.type == "mlp"
+    x = torch.randn(2, 2, 3)
+    torch.testing.assert_close(back.apply(x, [0.5, 1.0]), cs.apply(x, [0.5, 1.0]))
+
+
+def test_inconsistent_fields_are_refused():
+    with pytest.raises(FieldError, match="square"):
+        VectorField("linear", {"W": np.zeros((2, 3), np.float32)})
+    with pytest.raises(FieldError, match="gamma"):
+        VectorField("rbf", {"support": np.zeros((2, 3), np.float32), "weights": np.zeros(2, np.float32)}, {"gamma": -1})
+    with pytest.raises(FieldError, match="lacks array 'W0'"):
+        VectorField("mlp", {}, {"depth": 1})
