@@ -141,10 +141,13 @@ def build_state(args) -> tuple[object, EditState, str, str]:
     state = replace(state, **changes)
     if (state.mix_seed is None) != (state.mix_range is None):
         raise CliError("style mixing needs both --mix-seed and --mix-layers")
-    if state.class_index is not None and G.classes is None:
-        raise CliError(f"--class was given but {G.name} is not class-conditional")
-    if G.classes is not None and state.class_index is not None and state.class_index >= len(G.classes):
-        raise CliError(f"--class {state.class_index} is outside the model's {len(G.classes)} classes")
+    if getattr(args, "class_mix", None) is not None:
+        state = replace(state, class_mix=args.class_mix)
+    for what, idx in (("--class", state.class_index), ("--class-mix", state.class_mix[0] if state.class_mix else None)):
+        if idx is not None and G.classes is None:
+            raise CliError(f"{what} was given but {G.name} is not class-conditional")
+        if idx is not None and idx >= len(G.classes):
+            raise CliError(f"{what} {idx} is outside the model's {len(G.classes)} classes")
     if state.size is not None and not 8 <= state.size <= 8192:
         raise CliError("--size must be between 8 and 8192 pixels")
     n = len(state.controls) if state.controls is not None else 0

@@ -94,6 +94,18 @@ def positive_float(text: str) -> float:
     return v
 
 
+def class_mix(text: str) -> tuple[int, float]:
+    """``C:W``: class C mixed in with weight W."""
+    parts = text.split(":")
+    try:
+        c, w = int(parts[0]), float(parts[1])
+    except (ValueError, IndexError):
+        raise argparse.ArgumentTypeError(f"{text!r} is not C:W (a class index and a weight)") from None
+    if len(parts) != 2 or c < 0 or not 0.0 <= w <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r}: the class must be ≥ 0 and the weight in [0, 1]")
+    return c, w
+
+
 def boolean(text: str) -> bool:
     """``true/false``, ``yes/no``, ``on/off`` or ``1/0``."""
     low = text.strip().lower()
@@ -126,6 +138,7 @@ def _add_state_options(p: argparse.ArgumentParser, model_required: bool = False)
                    help="control I at slider value V (σ units for GANSpace); repeatable")
     p.add_argument("--layers", dest="layer_sets", type=set_layers, action="append", default=[], metavar="I=A:B",
                    help="restrict control I to per-layer latents A..B-1; repeatable")
+    p.add_argument("--class-mix", type=class_mix, metavar="C:W", help="mix class C in with weight W in [0, 1]")
     p.add_argument("--noise", choices=["fixed", "random", "zero"], help="noise inputs of StyleGAN-like models")
     p.add_argument("--mix-seed", type=nonneg_int, help="style mixing: take --mix-layers from this seed")
     p.add_argument("--mix-layers", type=layer_range, metavar="A:B", help="per-layer latents taken from --mix-seed")

@@ -7,6 +7,7 @@ bit even when the controls file it came from is gone.  Layout (version 1)::
      "model": {"spec": "dcgan-faces", "fingerprint": "0c3b…"},
      "seed": 0, "truncation": 1.0, "class_index": null, "size": null,
      "noise_mode": "fixed", "mix": null | {"seed": 7, "range": [s, e]},
+     "class_mix": null | {"class": 281, "weight": 0.3},
      "values": [...], "ranges": [null | [s, e], ...],
      "controls": null | <ControlSet.to_json()>, "controls_source": "C.npz"}
 """
@@ -46,6 +47,7 @@ def to_json(state: EditState, fingerprint: str = "", name: str = "", controls_so
         "size": state.size,
         "noise_mode": state.noise_mode,
         "mix": None if state.mix_seed is None else {"seed": state.mix_seed, "range": list(state.mix_range) if state.mix_range else None},
+        "class_mix": None if state.class_mix is None else {"class": state.class_mix[0], "weight": state.class_mix[1]},
         "values": list(state.values),
         "ranges": [list(r) if r is not None else None for r in state.ranges],
         "controls": state.controls.to_json() if state.controls is not None else None,
@@ -132,9 +134,20 @@ def from_json(obj: Any) -> tuple[EditState, dict]:
             mix_range = validate_range(mix.get("range"), num_layers, "mix.range")
         except ControlSetError as exc:
             raise PresetError(str(exc)) from None
+    class_mix = None
+    cm = obj.get("class_mix")
+    if cm is not None:
+        if not isinstance(cm, dict):
+            raise PresetError("field 'class_mix' must be an object or null")
+        other = _int(cm, "class")
+        weight = _number(cm.get("weight"), "class_mix.weight")
+        if other < 0 or not 0.0 <= weight <= 1.0:
+            raise PresetError("class_mix needs a class index ≥ 0 and a weight in [0, 1]")
+        class_mix = (other, weight)
     state = EditState(
         model=model["spec"], seed=seed, truncation=truncation, class_index=class_index, controls=controls,
         values=vals, ranges=rngs, size=size, noise_mode=noise, mix_seed=mix_seed, mix_range=mix_range,
+        class_mix=class_mix,
     )
     info = {"name": str(obj.get("name", "")), "fingerprint": fingerprint, "controls_source": str(obj.get("controls_source", ""))}
     return state, info
@@ -170,7 +183,10 @@ def check_against(state: EditState, G, fingerprint: str) -> None:
             validate_range(r, G.num_layers, f"ranges[{i}]")
         except ControlSetError as exc:
             raise PresetError(str(exc)) from None
-    if G.classes is None and state.class_index is not None:
-        raise PresetError("the preset names a class but the model is not class-conditional")
-    if G.classes is not None and state.class_index is not None and not 0 <= state.class_index < len(G.classes):
-        raise PresetError(f"class_index {state.class_index} is outside the model's {len(G.classes)} classes")
+    for what, idx in (("class_index", state.class_index), ("class_mix.class", state.class_mix[0] if state.class_mix else None)):
+        if idx is None:
+            continue
+        if G.classes is None:
+            raise PresetError(f"the preset's {what} names a class but the model is not class-conditional")
+        if not 0 <= idx < len(G.classes):
+            raise PresetError(f"{what} {idx} is outside the model's {len(G.classes)} classes")

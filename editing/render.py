@@ -52,10 +52,17 @@ def state_latents(G, state: EditState, seeds: Sequence[int] | None = None) -> to
 
 
 def _classes(G, state: EditState, batch: int) -> torch.Tensor | None:
+    """Class indices ``[B]``, or class weights ``[B, n_classes]`` when two classes are mixed."""
     if G.classes is None:
         return None
-    idx = state.class_index if state.class_index is not None else 0
-    return torch.full((batch,), int(idx), dtype=torch.long, device=G.device)
+    idx = state.class_index if state.class_index is not None else int(getattr(G, "default_class", 0))
+    if state.class_mix is None:
+        return torch.full((batch,), int(idx), dtype=torch.long, device=G.device)
+    other, w = state.class_mix
+    vec = torch.zeros(batch, len(G.classes), device=G.device)
+    vec[:, idx] += 1.0 - w
+    vec[:, other] += w
+    return vec
 
 
 def synthesize_latents(G, state: EditState, latents: torch.Tensor) -> np.ndarray:

@@ -20,7 +20,8 @@ class EditState:
     ``ranges[k]`` its layer range [s, e) over the per-layer latents, None = the
     control's default (all rows).  ``size`` is the output edge in pixels (None = the
     model's resolution).  ``mix_seed``/``mix_range``: style mixing — rows of the
-    second seed's latents replace the first's inside the range.
+    second seed's latents replace the first's inside the range.  ``class_mix``:
+    conditional models get ``(1 − w)·onehot(class_index) + w·onehot(second)``.
     """
 
     model: str
@@ -34,6 +35,7 @@ class EditState:
     noise_mode: str = "fixed"
     mix_seed: int | None = None
     mix_range: LayerRange | None = None
+    class_mix: tuple[int, float] | None = None  # (second class, its weight in [0, 1])
 
     def with_controls(self, controls: ControlSet | None) -> "EditState":
         """Attach a ControlSet, resetting every slider to 0 and every range to the default."""

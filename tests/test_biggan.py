@@ -280,3 +280,17 @@ def replace_class(cfg, index):
     from dataclasses import replace
 
     return replace(cfg, class_index=index)
+
+
+def test_class_mix_renders_the_weighted_class_vector(gen):
+    from editing.render import render_state, to_uint8
+    from editing.state import EditState
+
+    state = EditState(model="x", seed=2, truncation=0.4, class_index=3, class_mix=(9, 0.25))
+    vec = torch.zeros(1, 1000)
+    vec[0, 3], vec[0, 9] = 0.75, 0.25
+    with torch.no_grad():
+        direct = gen.synthesize(gen.truncate(gen.sample(1, 2), 0.4), classes=vec, truncation=0.4)
+    assert np.array_equal(render_state(gen, state), to_uint8(direct)[0])
+    plain = render_state(gen, EditState(model="x", seed=2, truncation=0.4, class_index=3))
+    assert not np.array_equal(plain, render_state(gen, state))
