@@ -147,7 +147,7 @@ def _add_state_options(p: argparse.ArgumentParser, model_required: bool = False)
 
 
 #: modules that add command groups: each has ``register(sub) -> {command: function(args) -> int}``
-COMMAND_MODULES: list[str] = []
+COMMAND_MODULES: list[str] = ["cli.vocab"]
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any, Callable
 
-from . import ganspace, sefa
+from . import ganspace, sefa, vocab
 
 
 @dataclass(frozen=True)
@@ -38,5 +38,12 @@ METHODS: dict[str, MethodSpec] = {
         sefa.SeFaConfig,
         sefa.HELP,
         sefa.discover,
+    ),
+    "lsd": MethodSpec(
+        "lsd",
+        "layer-selective directions (visual concept vocabulary): big latent steps that barely change one layer",
+        vocab.LSDConfig,
+        vocab.LSD_HELP,
+        vocab.discover_lsd,
     ),
 }
