@@ -119,7 +119,9 @@ def from_json(obj: Any) -> tuple[EditState, dict]:
     if not isinstance(ranges, list) or len(ranges) != n:
         raise PresetError(f"field 'ranges' must be a list of {n} entries, one per control")
     vals = tuple(_number(v, f"values[{i}]") for i, v in enumerate(values))
-    num_layers = controls.model.num_layers if controls is not None else 1 << 30
+    # Controls for "any model of this latent size" (no fingerprint) do not fix the row count;
+    # check_against validates the ranges against the loaded generator then.
+    num_layers = controls.model.num_layers if controls is not None and controls.model.fingerprint else 1 << 30
     try:
         rngs = tuple(validate_range(r, num_layers, f"ranges[{i}]") for i, r in enumerate(ranges))
     except ControlSetError as exc:
