@@ -11,10 +11,12 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if (not argv or argv[0] == "gui") and importlib.util.find_spec("app.main") is not None:
+    # The GUI: no arguments, `gui …`, or only GUI options (`--model M`); -h lists the commands.
+    gui = not argv or argv[0] == "gui" or (argv[0].startswith("-") and argv[0] not in ("-h", "--help"))
+    if gui and importlib.util.find_spec("app.main") is not None:
         from app.main import run_gui
 
-        return run_gui(argv[1:])
+        return run_gui(argv[1:] if argv and argv[0] == "gui" else argv)
     from cli.commands import run
 
     return run(argv)

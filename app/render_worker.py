@@ -1,0 +1,161 @@
+"""`RenderWorker`: renders the newest `EditState` on its own thread and drops stale ones.
+
+The GUI thread calls `request` (thread-safe, never blocks on rendering): the request
+replaces whatever was waiting and gets a stamp.  The worker wakes, takes only the
+newest request, renders it with `editing.render` (the CLI's code path) and emits
+``frameReady(stamp, frame, ms)``; the receiver ignores stamps older than the frame it
+already shows.  At most one wake-up event is queued at a time, so a burst of
+thousands of requests costs thousands of cheap assignments and a handful of renders.
+"""
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+from PyQt6.QtCore import QObject, QThread, pyqtSignal, pyqtSlot
+
+from editing.render import render_grid, render_state, tile
+from editing.state import EditState
+
+from .shared_generator import SharedGenerator
+
+
+@dataclass(frozen=True)
+class RenderRequest:
+    """One frame to draw: a state and, in grid mode, the seeds to tile."""
+
+    stamp: int
+    state: EditState
+    seeds: tuple[int, ...] | None = None
+
+
+def grid_columns(n: int) -> int:
+    """Columns of a grid of ``n`` seeds (as square as possible, like `main.py render --grid`)."""
+    return max(1, math.ceil(math.sqrt(n)))
+
+
+def render_request(G, req: RenderRequest) -> np.ndarray:
+    """The pixels of one request: one frame, or the grid of seeds tiled with 2 px gaps."""
+    if req.seeds is None:
+        return render_state(G, req.state)
+    frames = render_grid(G, req.state, list(req.seeds))
+    return tile(frames, grid_columns(len(req.seeds)), pad=2)
+
+
+class RenderWorker(QObject):
+    """Owns the generator for rendering; lives on its own `QThread` (see `start`).
+
+    Signals (delivered to the GUI thread by queued connections):
+    ``frameReady(stamp, frame uint8 [H, W, 3], ms)``, ``failed(stamp, message)``.
+    """
+
+    frameReady = pyqtSignal(int, object, float)
+    failed = pyqtSignal(int, str)
+    _wake = pyqtSignal()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+        self._pending: RenderRequest | None = None
+        self._scheduled = False
+        self._next_stamp = 0
+        self._generator: SharedGenerator | None = None
+        self._busy = False
+        self.rendered = 0  # frames rendered (for tests and the benchmark)
+        self.dropped = 0  # requests replaced before they were rendered
+        self._thread: QThread | None = None
+        self._wake.connect(self._drain)
+
+    # ------------------------------------------------------------------ lifetime
+    def start(self) -> QThread:
+        """Move the worker onto a new thread and start it."""
+        thread = QThread()
+        thread.setObjectName("render")
+        self.moveToThread(thread)
+        thread.start()
+        self._thread = thread
+        return thread
+
+    def stop(self, timeout_ms: int = 5000) -> None:
+        """Stop the thread after the frame in progress (pending requests are dropped)."""
+        with self._lock:
+            self._pending = None
+        if self._thread is not None:
+            self._thread.quit()
+            self._thread.wait(timeout_ms)
+            self._thread = None
+
+    # ------------------------------------------------------------------ any thread
+    def set_generator(self, generator: SharedGenerator | None) -> None:
+        """Use ``generator`` from the next frame on (thread-safe)."""
+        with self._lock:
+            self._generator = generator
+
+    @property
+    def generator(self) -> SharedGenerator | None:
+        with self._lock:
+            return self._generator
+
+    def request(self, state: EditState, seeds: Sequence[int] | None = None) -> int:
+        """Ask for a frame of ``state`` (a grid when ``seeds`` is given); returns its stamp.
+
+        Never blocks on rendering: a waiting request is replaced (dropped), and the
+        worker is woken only if no wake-up is queued yet.
+        """
+        with self._lock:
+            self._next_stamp += 1
+            stamp = self._next_stamp
+            if self._pending is not None:
+                self.dropped += 1
+            self._pending = RenderRequest(stamp, state, tuple(seeds) if seeds is not None else None)
+            wake = not self._scheduled
+            self._scheduled = True
+        if wake:
+            self._wake.emit()
+        return stamp
+
+    @property
+    def latest_stamp(self) -> int:
+        with self._lock:
+            return self._next_stamp
+
+    def idle(self) -> bool:
+        """True when nothing is waiting or being rendered."""
+        with self._lock:
+            return self._pending is None and not self._busy and not self._scheduled
+
+    # ------------------------------------------------------------------ worker thread
+    @pyqtSlot()
+    def _drain(self) -> None:
+        while True:
+            with self._lock:
+                req, self._pending = self._pending, None
+                G = self._generator
+                if req is None:
+                    self._scheduled = False
+                    return
+                self._busy = True
+            try:
+                if G is None:
+                    self.failed.emit(req.stamp, "no model is loaded")
+                    continue
+                t0 = time.perf_counter()
+                with G.lock:  # one whole frame at a time: jobs' hooks never see it
+                    frame = render_request(G.unwrapped, req)
+                ms = (time.perf_counter() - t0) * 1000.0
+                self.rendered += 1
+                self.frameReady.emit(req.stamp, frame, ms)
+            except Exception as exc:  # a bad state or a model error must not kill the thread
+                self.failed.emit(req.stamp, _one_line(exc))
+            finally:
+                with self._lock:
+                    self._busy = False
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
