@@ -139,15 +139,18 @@ class NameEdit(QLineEdit):
 
 
 def range_summary(labels: Sequence[str], start: int, end: int) -> str:
-    """What latent rows ``start..end-1`` feed, from `Generator.describe_layers` (e.g. ``4² conv → 16² conv``)."""
+    """What latent rows ``start..end-1`` feed, from `Generator.describe_layers`.
+
+    E.g. ``rows 0–3: 4² conv → 8² rgb, 16² conv`` (one row: ``row 2: 8² conv``).
+    """
 
     def short(i: int) -> str:
         text = labels[i] if 0 <= i < len(labels) else f"layer {i}"
         return text.split(": ", 1)[-1]
 
     if end - start <= 1:
-        return short(start)
-    return f"{short(start)} → {short(end - 1)}"
+        return f"row {start}: {short(start)}"
+    return f"rows {start}–{end - 1}: {short(start)} → {short(end - 1)}"
 
 
 class ControlRow(QFrame):

@@ -1,4 +1,5 @@
-"""What picks the image before any edit: seed, truncation, class, grid of seeds, filtering.
+"""What picks the image before any edit: seed, truncation, class (and class mix), noise,
+style mixing, grid of seeds, filtering.
 
 Like the control panel, it only reports what the person did; the window builds the
 new `EditState` and calls `sync`.
@@ -12,6 +13,7 @@ from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtWidgets import (
     QCheckBox,
     QComboBox,
+    QSlider,
     QCompleter,
     QDoubleSpinBox,
     QGridLayout,
@@ -19,12 +21,24 @@ from PyQt6.QtWidgets import (
     QLabel,
     QSpinBox,
     QToolButton,
+    QVBoxLayout,
     QWidget,
 )
 
 from editing.state import EditState
 
+from .control_panel import LayerSpin, range_summary
 from .widgets import OriginSlider, WheelGuard
+
+#: noise modes of StyleGAN-like models (`models.stylegan2.NOISE_MODES`)
+NOISE_MODES = ("fixed", "random", "zero")
+NOISE_TIPS = {
+    "fixed": "the model's stored noise: the same image every time",
+    "random": "fresh noise on every frame (fine detail changes)",
+    "zero": "no noise (smoother, less detail)",
+}
+#: steps of the class-mix weight slider over [0, 1]
+MIX_STEPS = 100
 
 SEED_MAX = 2**31 - 1
 #: truncation ψ range of the slider (NVIDIA's viewer offers −1 … 2) and its step
@@ -46,12 +60,21 @@ def _quiet(widget, setter: str, value) -> None:
 
 
 class ImagePanel(QWidget):
-    """Seed (box, previous, next, random), truncation ψ, class picker, grid and smooth toggles."""
+    """Seed (box, previous, next, random), truncation ψ, class picker and class mix,
+    noise mode, style mixing, grid and smooth toggles.
+
+    ``mixEdited(None | (seed, (start, end)))`` and ``classMixEdited(None | (class,
+    weight), dragging)`` carry the whole new value of the EditState field.
+    """
 
     seedEdited = pyqtSignal(int)
     truncationEdited = pyqtSignal(float, bool)  # value, part of a drag
     truncationDragFinished = pyqtSignal()
     classEdited = pyqtSignal(int)
+    classMixEdited = pyqtSignal(object, bool)
+    classMixDragFinished = pyqtSignal()
+    noiseEdited = pyqtSignal(str)
+    mixEdited = pyqtSignal(object)
     gridChanged = pyqtSignal(bool, int)
     smoothChanged = pyqtSignal(bool)
 
@@ -107,6 +130,78 @@ class ImagePanel(QWidget):
         grid.addWidget(self.class_caption, 2, 0)
         grid.addWidget(self.class_box, 2, 1)
 
+        # class mix (conditional models only)
+        self.class_mix_caption = _caption("Class mix")
+        self.class_mix_check = QCheckBox()
+        self.class_mix_check.setToolTip("Blend the class vector with a second class")
+        self.class_mix_box = QComboBox()
+        self.class_mix_box.setMaxVisibleItems(20)
+        self.class_mix_box.setToolTip("The second class")
+        self.class_mix_slider = QSlider(Qt.Orientation.Horizontal)
+        self.class_mix_slider.setRange(0, MIX_STEPS)
+        self.class_mix_slider.setValue(MIX_STEPS // 2)
+        self.class_mix_slider.setToolTip("Weight of the second class: (1 − w)·first + w·second")
+        self.class_mix_label = QLabel("0.50")
+        self.class_mix_label.setFixedWidth(34)
+        cm_row = QHBoxLayout()
+        cm_row.setSpacing(6)
+        cm_row.addWidget(self.class_mix_check)
+        self.class_mix_box.setMinimumContentsLength(8)
+        self.class_mix_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.class_mix_slider.setMinimumWidth(90)
+        cm_row.addWidget(self.class_mix_box, 1)
+        cm_row.addWidget(self.class_mix_slider, 1)
+        cm_row.addWidget(self.class_mix_label)
+        self.class_mix_row = QWidget()
+        self.class_mix_row.setLayout(cm_row)
+        cm_row.setContentsMargins(0, 0, 0, 0)
+        grid.addWidget(self.class_mix_caption, 3, 0)
+        grid.addWidget(self.class_mix_row, 3, 1)
+
+        # noise (StyleGAN-like models only)
+        self.noise_caption = _caption("Noise")
+        self.noise_box = QComboBox()
+        for mode in NOISE_MODES:
+            self.noise_box.addItem(mode)
+            self.noise_box.setItemData(self.noise_box.count() - 1, NOISE_TIPS[mode], Qt.ItemDataRole.ToolTipRole)
+        self.noise_box.setToolTip("Per-pixel noise inputs: fixed, random on every frame, or zero")
+        grid.addWidget(self.noise_caption, 4, 0)
+        grid.addWidget(self.noise_box, 4, 1)
+
+        # style mixing (multi-row latents only)
+        self.mix_caption = _caption("Style mix")
+        self.mix_check = QCheckBox("seed")
+        self.mix_check.setToolTip("Take some latent rows from a second seed (style mixing)")
+        self.mix_seed = _Spin()
+        self.mix_seed.setRange(0, SEED_MAX)
+        self.mix_seed.setKeyboardTracking(False)
+        self.mix_seed.setToolTip("The seed whose rows replace the image's own inside the range")
+        self.mix_start = LayerSpin()
+        self.mix_end = LayerSpin()
+        self.mix_start.setToolTip("first latent row taken from the second seed")
+        self.mix_end.setToolTip("one past the last latent row taken from the second seed")
+        self.mix_coverage = QLabel()
+        self.mix_coverage.setObjectName("muted")
+        mix_top = QHBoxLayout()
+        mix_top.setSpacing(4)
+        mix_top.setContentsMargins(0, 0, 0, 0)
+        mix_top.addWidget(self.mix_check)
+        mix_top.addWidget(self.mix_seed, 1)
+        mix_top.addWidget(QLabel("rows"))
+        mix_top.addWidget(self.mix_start)
+        mix_top.addWidget(QLabel("–"))
+        mix_top.addWidget(self.mix_end)
+        self.mix_row = QWidget()
+        mix_lay = QVBoxLayout(self.mix_row)
+        mix_lay.setContentsMargins(0, 0, 0, 0)
+        mix_lay.setSpacing(2)
+        mix_lay.addLayout(mix_top)
+        mix_lay.addWidget(self.mix_coverage)
+        grid.addWidget(self.mix_caption, 5, 0, Qt.AlignmentFlag.AlignTop)
+        grid.addWidget(self.mix_row, 5, 1)
+        self.num_layers = 1
+        self.layer_labels: list[str] = []
+
         # view
         self.grid_check = QCheckBox("Grid of")
         self.grid_check.setToolTip("Show several seeds at once, all with the same edits (G)")
@@ -123,8 +218,8 @@ class ImagePanel(QWidget):
         view_row.addWidget(self.grid_count)
         view_row.addStretch(1)
         view_row.addWidget(self.smooth_check)
-        grid.addWidget(_caption("View"), 3, 0)
-        grid.addLayout(view_row, 3, 1)
+        grid.addWidget(_caption("View"), 6, 0)
+        grid.addLayout(view_row, 6, 1)
 
         self.seed.valueChanged.connect(self.seedEdited)
         self.prev_button.clicked.connect(lambda: self.step_seed(-1))
@@ -137,7 +232,17 @@ class ImagePanel(QWidget):
         self.grid_check.toggled.connect(lambda on: self.gridChanged.emit(on, self.grid_count.value()))
         self.grid_count.valueChanged.connect(lambda n: self.gridChanged.emit(self.grid_check.isChecked(), n))
         self.smooth_check.toggled.connect(self.smoothChanged)
+        self.class_mix_check.toggled.connect(lambda _on: self._emit_class_mix(False))
+        self.class_mix_box.activated.connect(lambda _row: self._emit_class_mix(False))
+        self.class_mix_slider.valueChanged.connect(lambda _v: self._emit_class_mix(self.class_mix_slider.isSliderDown()))
+        self.class_mix_slider.sliderReleased.connect(self.classMixDragFinished)
+        self.noise_box.activated.connect(lambda row: self.noiseEdited.emit(NOISE_MODES[row]))
+        self.mix_check.toggled.connect(self._mix_toggled)
+        self.mix_seed.valueChanged.connect(lambda _v: self._emit_mix())
+        self.mix_start.valueChanged.connect(self._mix_start_changed)
+        self.mix_end.valueChanged.connect(self._mix_end_changed)
         self.set_classes(None)
+        self.set_model_features(False, 1, [])
 
     # ------------------------------------------------------------------ person
     def step_seed(self, delta: int) -> None:
@@ -156,7 +261,70 @@ class ImagePanel(QWidget):
         if 0 <= row < self.class_box.count():
             self.classEdited.emit(row)
 
+    def _emit_class_mix(self, dragging: bool) -> None:
+        w = self.class_mix_slider.value() / MIX_STEPS
+        self.class_mix_label.setText(f"{w:.2f}")
+        self.class_mix_box.setEnabled(self.class_mix_check.isChecked())
+        self.class_mix_slider.setEnabled(self.class_mix_check.isChecked())
+        if not self.class_mix_check.isChecked():
+            self.classMixEdited.emit(None, False)
+        else:
+            self.classMixEdited.emit((max(0, self.class_mix_box.currentIndex()), w), dragging)
+
+    def _mix_start_changed(self, start: int) -> None:
+        if self.mix_end.value() <= start:
+            _quiet(self.mix_end, "setValue", start + 1)
+        self._emit_mix()
+
+    def _mix_end_changed(self, end: int) -> None:
+        if self.mix_start.value() >= end:
+            _quiet(self.mix_start, "setValue", end - 1)
+        self._emit_mix()
+
+    def mix_value(self) -> tuple[int, tuple[int, int]] | None:
+        """The style-mixing setting the widgets show (None when off)."""
+        if not self.mix_check.isChecked():
+            return None
+        return self.mix_seed.value(), (self.mix_start.value(), self.mix_end.value())
+
+    def _show_mix_coverage(self) -> None:
+        s, e = self.mix_start.value(), self.mix_end.value()
+        self.mix_coverage.setText(range_summary(self.layer_labels, s, e) if self.layer_labels else "")
+        self.mix_coverage.setToolTip("\n".join(self.layer_labels[s:e]))
+
+    def _mix_toggled(self, on: bool) -> None:
+        if on and self.mix_seed.value() == self.seed.value():
+            _quiet(self.mix_seed, "setValue", min(SEED_MAX, self.seed.value() + 1))
+        self._emit_mix()
+
+    def _emit_mix(self) -> None:
+        on = self.mix_check.isChecked()
+        for w in (self.mix_seed, self.mix_start, self.mix_end):
+            w.setEnabled(on)
+        self._show_mix_coverage()
+        self.mixEdited.emit(self.mix_value())
+
     # ------------------------------------------------------------------ model and state
+    def set_model_features(self, noise: bool, num_layers: int, layer_labels: Sequence[str]) -> None:
+        """Show the noise picker only for models with noise inputs, style mixing only for multi-row latents."""
+        self.noise_caption.setVisible(noise)
+        self.noise_box.setVisible(noise)
+        self.num_layers = max(1, int(num_layers))
+        self.layer_labels = list(layer_labels)
+        mixing = self.num_layers > 1
+        self.mix_caption.setVisible(mixing)
+        self.mix_row.setVisible(mixing)
+        for spin, lo, hi in ((self.mix_start, 0, max(0, self.num_layers - 1)), (self.mix_end, 1, self.num_layers)):
+            spin.blockSignals(True)
+            spin.setRange(lo, hi)
+            spin.blockSignals(False)
+        _quiet(self.mix_check, "setChecked", False)
+        _quiet(self.mix_start, "setValue", self.num_layers // 2)
+        _quiet(self.mix_end, "setValue", self.num_layers)
+        for w in (self.mix_seed, self.mix_start, self.mix_end):
+            w.setEnabled(False)
+        self._show_mix_coverage()
+
     def set_classes(self, classes: Sequence[str] | None) -> None:
         """Fill the class picker; hide it for unconditional models (``classes is None``)."""
         self.class_box.blockSignals(True)
@@ -170,9 +338,17 @@ class ImagePanel(QWidget):
             completer.activated[str].connect(self._completer_picked)
             self.class_box.setCompleter(completer)
         self.class_box.blockSignals(False)
+        self.class_mix_box.blockSignals(True)
+        self.class_mix_box.clear()
+        if classes:
+            self.class_mix_box.addItems([f"{i}: {name}" for i, name in enumerate(classes)])
+        self.class_mix_box.blockSignals(False)
+        _quiet(self.class_mix_check, "setChecked", False)
+        self.class_mix_box.setEnabled(False)
+        self.class_mix_slider.setEnabled(False)
         visible = classes is not None
-        self.class_box.setVisible(visible)
-        self.class_caption.setVisible(visible)
+        for w in (self.class_box, self.class_caption, self.class_mix_caption, self.class_mix_row):
+            w.setVisible(visible)
 
     def _completer_picked(self, text: str) -> None:
         row = self.class_box.findText(text)
@@ -192,12 +368,46 @@ class ImagePanel(QWidget):
             idx = state.class_index if state.class_index is not None else 0
             if self.class_box.currentIndex() != idx and idx < self.class_box.count():
                 _quiet(self.class_box, "setCurrentIndex", idx)
+        self._sync_class_mix(state)
+        self._sync_mix(state)
+        if self.noise_box.currentText() != state.noise_mode and state.noise_mode in NOISE_MODES:
+            _quiet(self.noise_box, "setCurrentIndex", NOISE_MODES.index(state.noise_mode))
         if self.grid_check.isChecked() != grid:
             _quiet(self.grid_check, "setChecked", grid)
         if self.grid_count.value() != grid_count:
             _quiet(self.grid_count, "setValue", grid_count)
         if self.smooth_check.isChecked() != smooth:
             _quiet(self.smooth_check, "setChecked", smooth)
+
+
+    def _sync_class_mix(self, state: EditState) -> None:
+        on = state.class_mix is not None
+        if self.class_mix_check.isChecked() != on:
+            _quiet(self.class_mix_check, "setChecked", on)
+        self.class_mix_box.setEnabled(on)
+        self.class_mix_slider.setEnabled(on)
+        if on:
+            other, w = state.class_mix
+            if self.class_mix_box.currentIndex() != other and other < self.class_mix_box.count():
+                _quiet(self.class_mix_box, "setCurrentIndex", other)
+            ticks = int(round(w * MIX_STEPS))
+            if not self.class_mix_slider.isSliderDown() and self.class_mix_slider.value() != ticks:
+                _quiet(self.class_mix_slider, "setValue", ticks)
+            self.class_mix_label.setText(f"{w:.2f}")
+
+    def _sync_mix(self, state: EditState) -> None:
+        on = state.mix_seed is not None and state.mix_range is not None
+        if self.mix_check.isChecked() != on:
+            _quiet(self.mix_check, "setChecked", on)
+        if on:
+            if self.mix_seed.value() != state.mix_seed:
+                _quiet(self.mix_seed, "setValue", state.mix_seed)
+            s, e = state.mix_range
+            _quiet(self.mix_start, "setValue", s)
+            _quiet(self.mix_end, "setValue", e)
+        for w in (self.mix_seed, self.mix_start, self.mix_end):
+            w.setEnabled(on)
+        self._show_mix_coverage()
 
 
 def _tool(text: str, tip: str) -> QToolButton:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
+import torch
 from PyQt6.QtCore import QObject, QThread, pyqtSignal, pyqtSlot
 
 from editing.render import render_grid, render_state, tile
@@ -46,15 +47,39 @@ def render_request(G, req: RenderRequest) -> np.ndarray:
     return tile(frames, grid_columns(len(req.seeds)), pad=2)
 
 
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` is a GPU (or CPU allocator) out-of-memory error."""
+    oom = getattr(torch.cuda, "OutOfMemoryError", None)
+    if oom is not None and isinstance(exc, oom):
+        return True
+    return isinstance(exc, (RuntimeError, MemoryError)) and "out of memory" in str(exc).lower()
+
+
+def move_to_cpu(G) -> bool:
+    """Move a generator's network and tensors to the CPU (the caller holds its lock); False if already there."""
+    if torch.device(G.device).type == "cpu":
+        return False
+    G.net.to("cpu")
+    for name, value in list(vars(G).items()):
+        if isinstance(value, torch.Tensor):
+            setattr(G, name, value.to("cpu"))
+    G.device = torch.device("cpu")
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    return True
+
+
 class RenderWorker(QObject):
     """Owns the generator for rendering; lives on its own `QThread` (see `start`).
 
     Signals (delivered to the GUI thread by queued connections):
-    ``frameReady(stamp, frame uint8 [H, W, 3], ms)``, ``failed(stamp, message)``.
+    ``frameReady(stamp, frame uint8 [H, W, 3], ms)``, ``failed(stamp, message)``,
+    ``notice(message)`` (e.g. out of GPU memory: the generator moved to the CPU).
     """
 
     frameReady = pyqtSignal(int, object, float)
     failed = pyqtSignal(int, str)
+    notice = pyqtSignal(str)
     _wake = pyqtSignal()
 
     def __init__(self) -> None:
@@ -145,7 +170,17 @@ class RenderWorker(QObject):
                     continue
                 t0 = time.perf_counter()
                 with G.lock:  # one whole frame at a time: jobs' hooks never see it
-                    frame = render_request(G.unwrapped, req)
+                    try:
+                        frame = render_request(G.unwrapped, req)
+                    except Exception as exc:
+                        if not is_out_of_memory(exc):
+                            raise
+                        # out of memory: free what we can, move to the CPU if on a GPU, retry once
+                        del exc
+                        moved = move_to_cpu(G.unwrapped)
+                        self.notice.emit("Out of GPU memory: rendering on the CPU from now on" if moved
+                                         else "Out of memory: retried the frame")
+                        frame = render_request(G.unwrapped, req)
                 ms = (time.perf_counter() - t0) * 1000.0
                 self.rendered += 1
                 self.frameReady.emit(req.stamp, frame, ms)

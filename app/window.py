@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import collections
 import time
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -17,7 +17,10 @@ from PyQt6.QtCore import QSize, Qt, QTimer
 from PyQt6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PyQt6.QtWidgets import (
     QFileDialog,
+    QFrame,
     QGroupBox,
+    QHBoxLayout,
+    QPushButton,
     QLabel,
     QMainWindow,
     QMenu,
@@ -38,6 +41,7 @@ from methods.cache import discover_cached
 from methods.controls import ControlSet, ControlSetError
 from methods.registry import METHODS
 
+from . import autosave
 from .canvas import Canvas, GLCanvas, RasterCanvas, make_canvas
 from .control_panel import ControlPanel
 from .discover_dialog import DiscoverDialog
@@ -82,7 +86,8 @@ class MainWindow(QMainWindow):
     name, config)`` run (cached) when a model opens without controls; None uses the
     method's defaults; ``auto_discover=False`` runs none.  ``settings``: where recent
     files are kept (tests pass an ini file).  ``canvas``: ``"raster"`` forces the
-    raster canvas.
+    raster canvas.  ``autosave``: True autosaves to `app.autosave.autosave_path`, a path
+    autosaves there, False turns autosave (and the crash-restore offer) off.
     """
 
     def __init__(
@@ -94,6 +99,7 @@ class MainWindow(QMainWindow):
         settings: Settings | None = None,
         device: str | None = None,
         canvas: str | None = None,
+        autosave: str | Path | None | bool = True,
     ):
         super().__init__()
         self.settings = settings or Settings()
@@ -120,6 +126,9 @@ class MainWindow(QMainWindow):
         self.last_error = ""
         self.error_box: QMessageBox | None = None
         self.model_job: Job | None = None
+        self.annotation_path: Path | None = None  # None: the user's annotation store
+        self.annotation_dialog = None
+        self.vocabulary_dialog = None
         self.discovery_job: Job | None = None
         self._frame_times: collections.deque[float] = collections.deque(maxlen=240)
         self._closing = False
@@ -128,6 +137,7 @@ class MainWindow(QMainWindow):
         self.worker = RenderWorker()
         self.worker.frameReady.connect(self._on_frame)
         self.worker.failed.connect(self._on_render_failed)
+        self.worker.notice.connect(self._on_render_notice)
         self.worker.start()
 
         self._build_ui(canvas)
@@ -146,6 +156,7 @@ class MainWindow(QMainWindow):
         self._message_timer.setSingleShot(True)
         self._message_timer.timeout.connect(self._clear_transient_message)
         self._update_title()
+        self._setup_autosave(autosave)
         self.open_model(self.history.current.model, first=True)
 
     # ================================================================== building
@@ -174,6 +185,8 @@ class MainWindow(QMainWindow):
         side_lay.addWidget(image_group)
         controls_group = QGroupBox("Controls")
         cg = QVBoxLayout(controls_group)
+        self._build_class_bar()
+        cg.addWidget(self.class_bar)
         self.control_panel = ControlPanel()
         cg.addWidget(self.control_panel)
         side_lay.addWidget(controls_group, 1)
@@ -190,6 +203,10 @@ class MainWindow(QMainWindow):
         p.truncationEdited.connect(self._truncation_edited)
         p.truncationDragFinished.connect(self.history.seal)
         p.classEdited.connect(lambda i: self.commit(replace(self.state, class_index=int(i))))
+        p.classMixEdited.connect(self._class_mix_edited)
+        p.classMixDragFinished.connect(self.history.seal)
+        p.noiseEdited.connect(lambda m: self.commit(replace(self.state, noise_mode=str(m))))
+        p.mixEdited.connect(self._mix_edited)
         p.gridChanged.connect(self.set_grid)
         p.smoothChanged.connect(self.set_smooth)
         c = self.control_panel
@@ -218,6 +235,30 @@ class MainWindow(QMainWindow):
         sb.addPermanentWidget(self.canvas_status)
         self._show_canvas_status()
         self.image_panel.sync(self.state, self.grid_mode, self.grid_count, self.smooth)
+
+    def _build_class_bar(self) -> None:
+        """The non-modal offer shown when the class differs from the one the controls were computed for."""
+        bar = QFrame()
+        bar.setObjectName("classBar")
+        bar.setFrameShape(QFrame.Shape.StyledPanel)
+        lay = QHBoxLayout(bar)
+        lay.setContentsMargins(6, 4, 6, 4)
+        self.class_bar_label = QLabel()
+        self.class_bar_label.setWordWrap(True)
+        self.class_bar_button = QPushButton("Recompute")
+        self.class_bar_button.clicked.connect(self.recompute_for_class)
+        close = QToolButton()
+        close.setText("×")
+        close.setAutoRaise(True)
+        close.setToolTip("Keep these controls")
+        close.clicked.connect(self._dismiss_class_bar)
+        lay.addWidget(self.class_bar_label, 1)
+        lay.addWidget(self.class_bar_button)
+        lay.addWidget(close)
+        bar.hide()
+        self.class_bar = bar
+        self._class_bar_dismissed: tuple[int, int] | None = None  # (id of the ControlSet, class) not to offer again
+        self.class_job: Job | None = None
 
     def _action(self, menu: QMenu, text: str, slot: Callable, shortcut: Any = None, tip: str = "") -> QAction:
         act = QAction(text, self)
@@ -282,6 +323,12 @@ class MainWindow(QMainWindow):
         self.recent_controls_menu.aboutToShow.connect(
             lambda: self._fill_recent(self.recent_controls_menu, self.settings.recent_controls, self.load_controls))
         self._action(d, "&Save controls…", self.save_controls_dialog, tip="Save the controls (names, signs) as .npz")
+
+        voc = mb.addMenu("&Vocabulary")
+        self._action(voc, "&Describe controls…", self.open_annotation_dialog,
+                     tip="Describe what each control does, in words (saved to the annotation store)")
+        self._action(voc, "&Words…", self.open_vocabulary_dialog,
+                     tip="Distill the descriptions into word controls and search them")
 
         pm = mb.addMenu("&Preset")
         self.save_preset_action = self._action(pm, "&Save preset", self.save_preset, QKeySequence.StandardKey.Save,
@@ -373,6 +420,7 @@ class MainWindow(QMainWindow):
         self.request_render()
         self._update_title()
         self._update_undo_actions()
+        self._update_class_bar()
 
     def request_render(self) -> int:
         """Send the current state to the render worker; returns the request's stamp."""
@@ -396,6 +444,21 @@ class MainWindow(QMainWindow):
             self.commit(new, ("drag", "truncation"))
         else:
             self.commit(new, ("step", "truncation"), STEP_COALESCE_S)
+
+    def _class_mix_edited(self, mix: tuple[int, float] | None, dragging: bool) -> None:
+        new = replace(self.state, class_mix=None if mix is None else (int(mix[0]), float(mix[1])))
+        if dragging:
+            self.commit(new, ("drag", "class_mix"))
+        else:
+            self.commit(new, ("step", "class_mix"), STEP_COALESCE_S)
+
+    def _mix_edited(self, mix: tuple[int, tuple[int, int]] | None) -> None:
+        """Style mixing on/off, its seed or its layer range (one undo step each)."""
+        if mix is None:
+            self.commit(replace(self.state, mix_seed=None, mix_range=None))
+        else:
+            seed, (s, e) = mix
+            self.commit(replace(self.state, mix_seed=int(seed), mix_range=(int(s), int(e))))
 
     def set_value(self, index: int, value: float) -> None:
         """Set control ``index`` to ``value`` (one undo step)."""
@@ -460,6 +523,72 @@ class MainWindow(QMainWindow):
         self.control_panel.filter.setFocus()
         self.control_panel.filter.selectAll()
 
+    # ================================================================== class-specific controls
+    def current_class(self) -> int | None:
+        """The class of the frame (the model's default when the state names none); None if unconditional."""
+        G = self.generator
+        if G is None or G.classes is None:
+            return None
+        c = self.state.class_index
+        return int(c) if c is not None else int(getattr(G, "default_class", 0))
+
+    def controls_class(self) -> int | None:
+        """The class the active controls were computed for (``cs.config["class_index"]``), if recorded."""
+        cs = self.state.controls
+        if cs is None or self.generator is None or self.generator.classes is None:
+            return None
+        c = cs.config.get("class_index")
+        if isinstance(c, bool) or not isinstance(c, int):
+            return None
+        return c if c >= 0 else int(getattr(self.generator, "default_class", 0))
+
+    def _class_name(self, index: int) -> str:
+        classes = self.generator.classes if self.generator is not None else None
+        return f"{index}: {classes[index]}" if classes and 0 <= index < len(classes) else str(index)
+
+    def _update_class_bar(self) -> None:
+        cur, made_for = self.current_class(), self.controls_class()
+        cs = self.state.controls
+        recomputable = cs is not None and cs.method in METHODS and any(
+            f.name == "class_index" for f in fields(METHODS[cs.method].config))
+        show = (cur is not None and made_for is not None and cur != made_for and recomputable
+                and self._class_bar_dismissed != (id(cs), cur))
+        if show:
+            running = self.class_job is not None
+            self.class_bar_label.setText(
+                f"These controls were computed for class {self._class_name(made_for)}."
+                + (" Recomputing…" if running else ""))
+            self.class_bar_button.setText(f"Recompute for {self._class_name(cur)}")
+            self.class_bar_button.setEnabled(not running)
+        self.class_bar.setVisible(bool(show))
+
+    def _dismiss_class_bar(self) -> None:
+        cur = self.current_class()
+        if self.state.controls is not None and cur is not None:
+            self._class_bar_dismissed = (id(self.state.controls), cur)
+        self.class_bar.hide()
+
+    def recompute_for_class(self) -> Job | None:
+        """Run the active controls' method again, with the same settings, for the current class (a job)."""
+        cs, cur = self.state.controls, self.current_class()
+        if cs is None or cur is None or cs.method not in METHODS:
+            return None
+        spec = METHODS[cs.method]
+        names = {f.name for f in fields(spec.config)}
+        config = spec.make_config(**{k: v for k, v in cs.config.items() if k in names and k != "class_index"},
+                                  class_index=cur)
+        job = self.run_discovery(cs.method, config)
+        self.class_job = job
+        if job is not None:
+            job.finished.connect(lambda j=job: self._class_job_ended(j))
+        self._update_class_bar()
+        return job
+
+    def _class_job_ended(self, job: Job) -> None:
+        if self.class_job is job:
+            self.class_job = None
+            self._update_class_bar()
+
     # ================================================================== frames
     def _on_frame(self, stamp: int, frame, ms: float) -> None:
         if stamp <= self.shown_stamp:
@@ -484,6 +613,11 @@ class MainWindow(QMainWindow):
         self.last_error = message
         self.canvas.set_message(f"Could not render this frame:\n{message}")
         self.statusBar().showMessage(f"Render failed: {message}", 10_000)
+
+    def _on_render_notice(self, message: str) -> None:
+        self.statusBar().showMessage(message, 15_000)
+        if self.generator is not None:
+            self.device_status.setText(device_label(self.generator.device))
 
     def fps(self) -> float:
         """Frames shown per second over the last second."""
@@ -622,6 +756,7 @@ class MainWindow(QMainWindow):
         self.preset_path, self.preset_name, self.controls_source = None, "", ""
         self.shown_stamp = max(self.shown_stamp, self.worker.latest_stamp)
         self.image_panel.set_classes(G.classes)
+        self.image_panel.set_model_features(hasattr(G, "noise_mode"), G.num_layers, G.describe_layers())
         self.control_panel.set_controls(None, G.num_layers, G.describe_layers())
         self.model_status.setText(f"{G.name if G.name in models.REGISTRY else Path(G.name).name} · {G.resolution}px")
         self.model_status.setToolTip("\n".join(f"{k}: {v}" for k, v in self.model_info.items()))
@@ -766,6 +901,141 @@ class MainWindow(QMainWindow):
         self.settings.recent_controls.add(str(Path(path).resolve()))
         self.statusBar().showMessage(f"Saved {path}", 6000)
         return True
+
+    # ================================================================== autosave
+    def _setup_autosave(self, where: str | Path | None | bool) -> None:
+        """Start the autosave timer; offer to restore a session that did not end cleanly."""
+        self.autosave_path: Path | None = None
+        self.restore_box: QMessageBox | None = None
+        self.restore_path: Path | None = None  # the orphaned autosave on offer
+        self._autosaved: EditState | None = None
+        self._restore_pending = False
+        if where is False:
+            return
+        self.autosave_path = autosave.autosave_path() if where in (True, None) else Path(where)
+        self._autosave_timer = QTimer(self)
+        self._autosave_timer.timeout.connect(self.autosave_now)
+        self._autosave_timer.start(int(autosave.INTERVAL_S * 1000))
+        for orphan in autosave.orphans(self.autosave_path.parent):
+            try:
+                state, info = autosave.read(orphan)
+            except autosave.AutosaveError as exc:
+                autosave.remove(orphan)
+                self.statusBar().showMessage(f"Ignored an unreadable autosave ({exc})", 10_000)
+                continue
+            self._offer_restore(orphan, state, info)
+            break
+
+    def _offer_restore(self, path: Path, state: EditState, info: dict) -> None:
+        self._restore_pending = True
+        self.restore_path = path
+        name = info.get("name") or "untitled"
+        model = Path(state.model).name if Path(state.model).suffix else state.model
+        box = QMessageBox(QMessageBox.Icon.Question, "Restore the last session?",
+                          f"Latent Studio did not close cleanly last time.\n"
+                          f"Restore the unsaved edit “{name}” of {model} (seed {state.seed})?",
+                          QMessageBox.StandardButton.NoButton, self)
+        self.restore_button = box.addButton("Restore", QMessageBox.ButtonRole.AcceptRole)
+        self.discard_button = box.addButton("Discard", QMessageBox.ButtonRole.DestructiveRole)
+        box.setDefaultButton(self.restore_button)
+        box.buttonClicked.connect(
+            lambda b: self.restore_autosave(state, info) if b is self.restore_button else self.discard_autosave())
+        box.setWindowModality(Qt.WindowModality.WindowModal)
+        box.open()  # never blocks: the model loads meanwhile
+        self.restore_box = box
+
+    def discard_autosave(self) -> None:
+        """Decline the offer: the autosave file is removed."""
+        self._restore_pending = False
+        if self.restore_path is not None:
+            autosave.remove(self.restore_path)
+        self.statusBar().showMessage("The last session was discarded", 6000)
+
+    def restore_autosave(self, state: EditState, info: dict) -> None:
+        """Accept the offer: open the session's model if needed, then make its state current."""
+        self._restore_pending = False
+        if self.discovery_job is not None:
+            self.discovery_job.cancel()
+        self._initial_controls = None
+
+        def apply() -> None:
+            if self.discovery_job is not None:
+                self.discovery_job.cancel()
+            G = self.generator
+            try:
+                presets.check_against(state, G, info.get("fingerprint", ""))
+            except PresetError as exc:
+                self.show_error("Could not restore the last session", str(exc), dialog=True)
+                return
+            self.commit(state)
+            pp = info.get("preset_path")
+            self.preset_path = Path(pp) if pp else None
+            self.preset_name = info.get("name") or (self.preset_path.stem if self.preset_path else "")
+            self.controls_source = info.get("controls_source", "")
+            self.saved_state = None  # restored edits are unsaved
+            self._update_title()
+            if self.restore_path is not None and self.restore_path != self.autosave_path:
+                autosave.remove(self.restore_path)  # this window's own autosave takes over
+            self.autosave_now()
+            self.statusBar().showMessage("Restored the last session", 8000)
+
+        if self.generator is not None and self.model_job is None and self._is_current_model(state.model, info.get("fingerprint", "")):
+            apply()
+        else:
+            self.open_model(state.model, then=apply)
+
+    def autosave_now(self) -> bool:
+        """Write the session if it changed since the last write; returns whether a file was written."""
+        if self.autosave_path is None or self._restore_pending or self.generator is None or self._closing:
+            return False
+        state = self.state
+        if state is self._autosaved:
+            return False
+        if not self.dirty:
+            autosave.remove(self.autosave_path)  # nothing unsaved to lose
+            self._autosaved = state
+            return False
+        try:
+            autosave.write(self.autosave_path, state, self.generator.fingerprint, self.preset_name,
+                           self.controls_source, str(self.preset_path) if self.preset_path else None)
+        except (OSError, PresetError) as exc:
+            self.statusBar().showMessage(f"Autosave failed: {_describe(exc)}", 10_000)
+            return False
+        self._autosaved = state
+        return True
+
+    # ================================================================== vocabulary
+    def open_annotation_dialog(self):
+        """The non-modal dialog that collects descriptions of the active controls."""
+        from methods.annotations import AnnotationError
+
+        from .vocab_panel import AnnotationDialog
+
+        cs = self.state.controls
+        if self.generator is None or cs is None or not len(cs):
+            self.show_error("Nothing to describe", "there are no controls yet", dialog=True)
+            return None
+        if self.annotation_dialog is not None:
+            self.annotation_dialog.close()
+            self.annotation_dialog.deleteLater()
+        try:
+            dlg = AnnotationDialog(self, cs, self.annotation_path)
+        except AnnotationError as exc:
+            self.show_error("Could not open the annotation store", str(exc), dialog=True)
+            return None
+        self.annotation_dialog = dlg
+        dlg.show()
+        return dlg
+
+    def open_vocabulary_dialog(self):
+        """The non-modal dialog that distils and searches the concept words."""
+        from .vocab_panel import VocabularyDialog
+
+        if self.vocabulary_dialog is None:
+            self.vocabulary_dialog = VocabularyDialog(self, self.annotation_path)
+        self.vocabulary_dialog.show()
+        self.vocabulary_dialog.raise_()
+        return self.vocabulary_dialog
 
     # ================================================================== presets
     def save_preset(self) -> bool:
@@ -919,7 +1189,8 @@ class MainWindow(QMainWindow):
             "Ctrl+F — filter controls\n"
             "Ctrl+S — save preset, Ctrl+L — load preset\n"
             "Ctrl+E — export the frame as PNG\n"
-            "Double-click a control's name — rename it"
+            "Double-click a control's name — rename it\n"
+            "Vocabulary ▸ Describe controls: Enter saves and goes on, Ctrl+→ skips, Ctrl+← goes back"
         )
         QMessageBox(QMessageBox.Icon.Information, "Keyboard shortcuts", text, QMessageBox.StandardButton.Ok, self).open()
 
@@ -965,6 +1236,10 @@ class MainWindow(QMainWindow):
         self.settings.set("window/geometry", self.saveGeometry())
         self.settings.set("window/splitter", self.splitter.saveState())
         self.settings.store.sync()
+        if self.autosave_path is not None:
+            self._autosave_timer.stop()
+            if not self._restore_pending:  # an unanswered offer keeps the old session for next time
+                autosave.remove(self.autosave_path)
         super().closeEvent(event)
 
 

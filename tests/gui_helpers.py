@@ -10,6 +10,9 @@ import os
 # offscreen for the main run, and xvfb-run provides DISPLAY for the OpenGL test.
 if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# The window autosaves to the data folder and offers to restore what it finds there:
+# keep the tests away from the user's (make_window gives each test its own).
+os.environ.setdefault("LATENT_STUDIO_DATA", os.path.join(os.environ.get("TMPDIR", "/tmp"), f"latent-studio-test-data-{os.getpid()}"))
 
 import numpy as np
 import pytest
@@ -71,7 +74,7 @@ def cache_dir(tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def make_window(qtbot, tmp_path, cache_dir):
+def make_window(qtbot, tmp_path, cache_dir, monkeypatch):
     """``make_window(**kwargs)`` -> a shown `MainWindow` with private settings, waited until ready.
 
     By default it gets the session's small controls (no discovery); pass
@@ -79,6 +82,9 @@ def make_window(qtbot, tmp_path, cache_dir):
     """
     from app.settings import Settings, ini_settings
     from app.window import MainWindow
+
+    if not os.environ.get("LATENT_STUDIO_DATA", "").startswith(str(tmp_path)):
+        monkeypatch.setenv("LATENT_STUDIO_DATA", str(tmp_path / "data"))
 
     def make(wait: bool = True, **kwargs) -> MainWindow:
         kwargs.setdefault("settings", Settings(ini_settings(tmp_path / "settings.ini")))
