@@ -97,15 +97,32 @@ def cmd_discover(args) -> int:
     stray = [n for spec2 in METHODS.values() for n, *_ in spec2.options() if n not in own and getattr(args, n, None) is not None]
     if stray:
         raise CliError(f"--{stray[0].replace('_', '-')} is not an option of {args.method}")
+    resume = getattr(args, "resume", None)
+    if resume:
+        values = _resume_values(args.method, own, values, resume)
     config = spec.make_config(**values)
     G = models.load_generator(args.model, resolve_device(args.device))
     progress = TerminalProgress(enabled=not args.quiet)
-    cs = discover_cached(G, spec, config, progress, use_cache=not args.no_cache)
+    cs = discover_cached(G, spec, config, progress, use_cache=not args.no_cache and not resume)
     progress.finish()
     cs.save(out)
-    summary = {"out": str(out), "controls": len(cs), "method": cs.method, **cs.stats}
+    # The loss/accuracy history of trained methods stays in the file, not on the terminal.
+    summary = {"out": str(out), "controls": len(cs), "method": cs.method,
+               **{k: v for k, v in cs.stats.items() if k != "history"}}
     print(json.dumps(summary))
     return 0
+
+
+def _resume_values(method: str, own: set[str], values: dict, job_dir: str) -> dict:
+    """Options for ``--resume DIR``: the folder's settings, then those given on the command line."""
+    from methods.training import read_job
+
+    if "job_dir" not in own:
+        raise CliError(f"--resume continues a trained method's job folder; {method} is not trained")
+    job = read_job(job_dir)  # MethodError (exit 2) when the folder is missing or damaged
+    if job["method"] != method:
+        raise CliError(f"--resume {job_dir} holds a {job['method']} run, not {method}")
+    return {**{k: v for k, v in job["config"].items() if k in own}, **values, "job_dir": str(job_dir)}
 
 
 # ---------------------------------------------------------------------- render / export

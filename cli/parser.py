@@ -147,7 +147,7 @@ def _add_state_options(p: argparse.ArgumentParser, model_required: bool = False)
 
 
 #: modules that add command groups: each has ``register(sub) -> {command: function(args) -> int}``
-COMMAND_MODULES: list[str] = ["cli.vocab"]
+COMMAND_MODULES: list[str] = ["cli.vocab", "cli.evaluate", "cli.semantics"]
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict]:
@@ -173,6 +173,8 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict]:
     p.add_argument("--out", required=True, help="controls file to write (.npz)")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
     p.add_argument("--no-cache", action="store_true", help="recompute even if a cached result exists")
+    p.add_argument("--resume", metavar="DIR", help="continue a trained method's job folder (latentclr, warped, voynov); "
+                   "options not given come from the folder")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     seen: set[str] = set()
     for spec in METHODS.values():

@@ -45,6 +45,9 @@ def discover_cached(
     G, method: MethodSpec, config, progress: ProgressFn = no_progress, cancel: CancelFn = never_cancel, use_cache: bool = True
 ) -> ControlSet:
     """Run ``method`` unless the same model and settings already have a cached result."""
+    if getattr(config, "job_dir", ""):
+        # A trained run with a job folder resumes from its checkpoints; the folder is its cache.
+        use_cache = False
     if use_cache:
         hit = cached(G, method, config)
         if hit is not None:

@@ -10,7 +10,10 @@ CancelFn = Callable[[], bool]
 
 
 class Cancelled(Exception):
-    """Raised inside a job when its cancel() returned True; nothing was written."""
+    """Raised inside a job when its cancel() returned True; its output file was not written.
+
+    (Trained methods with a job folder do leave a checkpoint there to resume from.)
+    """
 
 
 class MethodError(ValueError):

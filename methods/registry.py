@@ -47,3 +47,30 @@ METHODS: dict[str, MethodSpec] = {
         vocab.discover_lsd,
     ),
 }
+
+# Trained methods (issue 6): background jobs with checkpoints in a job folder (`methods.training`).
+from . import latentclr, voynov, warped  # noqa: E402
+
+METHODS.update({
+    "latentclr": MethodSpec(
+        "latentclr",
+        "LatentCLR: contrastive training of K global, linear or non-linear direction models at a feature layer",
+        latentclr.LatentCLRConfig,
+        latentclr.HELP,
+        latentclr.discover,
+    ),
+    "warped": MethodSpec(
+        "warped",
+        "WarpedGANSpace: K RBF warpings whose gradients are non-linear paths, trained with a reconstructor",
+        warped.WarpedConfig,
+        warped.HELP,
+        warped.discover,
+    ),
+    "voynov": MethodSpec(
+        "voynov",
+        "Voynov–Babenko: an orthonormal deformator trained with a reconstructor that tells its directions apart",
+        voynov.VoynovConfig,
+        voynov.HELP,
+        voynov.discover,
+    ),
+})
