@@ -8,6 +8,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from .controls import ControlSet, ControlSetError
+from .fallback import run_with_fallback
 from .jobs import CancelFn, ProgressFn, never_cancel, no_progress
 from .registry import MethodSpec
 
@@ -53,7 +54,7 @@ def discover_cached(
         if hit is not None:
             progress(1.0, "loaded from cache")
             return hit
-    cs = method.run(G, config, progress, cancel)
+    cs = run_with_fallback(G, method.run, config, progress, cancel, notify=lambda m: progress(0.0, m))
     if use_cache:
         path = cache_path(G, method, config)
         try:
