@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
-import torch
 from PyQt6.QtCore import QObject, QThread, pyqtSignal, pyqtSlot
 
-from editing.render import render_grid, render_state, tile
+from editing.render import render_grid, render_state, render_state_and_labels, tile
 from editing.state import EditState
+
+from models.devices import is_out_of_memory, move_to_cpu
 
 from .shared_generator import SharedGenerator
 
@@ -47,26 +48,11 @@ def render_request(G, req: RenderRequest) -> np.ndarray:
     return tile(frames, grid_columns(len(req.seeds)), pad=2)
 
 
-def is_out_of_memory(exc: BaseException) -> bool:
-    """Whether ``exc`` is a GPU (or CPU allocator) out-of-memory error."""
-    oom = getattr(torch.cuda, "OutOfMemoryError", None)
-    if oom is not None and isinstance(exc, oom):
-        return True
-    return isinstance(exc, (RuntimeError, MemoryError)) and "out of memory" in str(exc).lower()
-
-
-def move_to_cpu(G) -> bool:
-    """Move a generator's network and tensors to the CPU (the caller holds its lock); False if already there."""
-    if torch.device(G.device).type == "cpu":
-        return False
-    G.net.to("cpu")
-    for name, value in list(vars(G).items()):
-        if isinstance(value, torch.Tensor):
-            setattr(G, name, value.to("cpu"))
-    G.device = torch.device("cpu")
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
-    return True
+def render_request_labels(G, req: RenderRequest, extractor) -> tuple[np.ndarray, np.ndarray | None]:
+    """The pixels of one request and, for single frames when ``extractor`` is set, its class map."""
+    if extractor is None or req.seeds is not None:
+        return render_request(G, req), None
+    return render_state_and_labels(G, req.state, extractor)
 
 
 class RenderWorker(QObject):
@@ -74,12 +60,15 @@ class RenderWorker(QObject):
 
     Signals (delivered to the GUI thread by queued connections):
     ``frameReady(stamp, frame uint8 [H, W, 3], ms)``, ``failed(stamp, message)``,
-    ``notice(message)`` (e.g. out of GPU memory: the generator moved to the CPU).
+    ``notice(message)`` (e.g. out of GPU memory: the generator moved to the CPU),
+    ``labelsReady(stamp, labels uint8 [S, S] | None)`` just before ``frameReady`` of the same
+    stamp (None when no extractor is set or in grid mode).
     """
 
     frameReady = pyqtSignal(int, object, float)
     failed = pyqtSignal(int, str)
     notice = pyqtSignal(str)
+    labelsReady = pyqtSignal(int, object)
     _wake = pyqtSignal()
 
     def __init__(self) -> None:
@@ -89,6 +78,7 @@ class RenderWorker(QObject):
         self._scheduled = False
         self._next_stamp = 0
         self._generator: SharedGenerator | None = None
+        self._extractor = None  # a methods.semantics.SemanticExtractor, or None
         self._busy = False
         self.rendered = 0  # frames rendered (for tests and the benchmark)
         self.dropped = 0  # requests replaced before they were rendered
@@ -119,6 +109,16 @@ class RenderWorker(QObject):
         """Use ``generator`` from the next frame on (thread-safe)."""
         with self._lock:
             self._generator = generator
+
+    def set_extractor(self, extractor) -> None:
+        """Also compute the class map of every single frame with ``extractor`` (None: stop; thread-safe)."""
+        with self._lock:
+            self._extractor = extractor
+
+    @property
+    def extractor(self):
+        with self._lock:
+            return self._extractor
 
     @property
     def generator(self) -> SharedGenerator | None:
@@ -160,6 +160,7 @@ class RenderWorker(QObject):
             with self._lock:
                 req, self._pending = self._pending, None
                 G = self._generator
+                ext = self._extractor
                 if req is None:
                     self._scheduled = False
                     return
@@ -171,7 +172,7 @@ class RenderWorker(QObject):
                 t0 = time.perf_counter()
                 with G.lock:  # one whole frame at a time: jobs' hooks never see it
                     try:
-                        frame = render_request(G.unwrapped, req)
+                        frame, labels = render_request_labels(G.unwrapped, req, ext)
                     except Exception as exc:
                         if not is_out_of_memory(exc):
                             raise
@@ -180,9 +181,10 @@ class RenderWorker(QObject):
                         moved = move_to_cpu(G.unwrapped)
                         self.notice.emit("Out of GPU memory: rendering on the CPU from now on" if moved
                                          else "Out of memory: retried the frame")
-                        frame = render_request(G.unwrapped, req)
+                        frame, labels = render_request_labels(G.unwrapped, req, ext)
                 ms = (time.perf_counter() - t0) * 1000.0
                 self.rendered += 1
+                self.labelsReady.emit(req.stamp, labels)
                 self.frameReady.emit(req.stamp, frame, ms)
             except Exception as exc:  # a bad state or a model error must not kill the thread
                 self.failed.emit(req.stamp, _one_line(exc))

@@ -53,6 +53,7 @@ from .jobs import Job, JobRunner
 from .render_worker import RenderWorker, grid_columns
 from .settings import Settings
 from .shared_generator import SharedGenerator
+from .training_view import TrainingTools
 
 APP_NAME = "Latent Studio"
 #: seconds within which keyboard steps of one control merge into one undo step
@@ -130,6 +131,13 @@ class MainWindow(QMainWindow):
         self.annotation_dialog = None
         self.vocabulary_dialog = None
         self.discovery_job: Job | None = None
+        # linear semantics (app/semantics_panel.py): extractor, class map of the frame on screen, overlay
+        self.extractor = None
+        self.labels = None  # uint8 [S, S] class map of `frame` (None without an extractor or in grid mode)
+        self._incoming_labels: tuple[int, Any] = (0, None)
+        self.overlay_on = False
+        self.overlay_alpha = 0.5
+        self.semantics_dialog = None
         self._frame_times: collections.deque[float] = collections.deque(maxlen=240)
         self._closing = False
 
@@ -138,6 +146,7 @@ class MainWindow(QMainWindow):
         self.worker.frameReady.connect(self._on_frame)
         self.worker.failed.connect(self._on_render_failed)
         self.worker.notice.connect(self._on_render_notice)
+        self.worker.labelsReady.connect(self._on_labels)
         self.worker.start()
 
         self._build_ui(canvas)
@@ -311,6 +320,7 @@ class MainWindow(QMainWindow):
         v.addAction(self.grid_action)
 
         d = mb.addMenu("&Discover")
+        self.training = TrainingTools(self)  # trained methods: live plot, resume, evaluation
         self.discover_menu = d
         self.discover_actions = []
         for name, spec in METHODS.items():
@@ -323,12 +333,29 @@ class MainWindow(QMainWindow):
         self.recent_controls_menu.aboutToShow.connect(
             lambda: self._fill_recent(self.recent_controls_menu, self.settings.recent_controls, self.load_controls))
         self._action(d, "&Save controls…", self.save_controls_dialog, tip="Save the controls (names, signs) as .npz")
+        d.addSeparator()
+        self._action(d, "Resume &training…", lambda: self.training.resume_training_dialog(),
+                     tip="Continue a cancelled or finished training run from its job folder")
+        self._action(d, "&Evaluate controls…", lambda: self.training.evaluate_dialog(),
+                     tip="Score the controls: reconstructor accuracy (RCA) vs random directions, per control")
 
         voc = mb.addMenu("&Vocabulary")
         self._action(voc, "&Describe controls…", self.open_annotation_dialog,
                      tip="Describe what each control does, in words (saved to the annotation store)")
         self._action(voc, "&Words…", self.open_vocabulary_dialog,
                      tip="Distill the descriptions into word controls and search them")
+
+        sem = mb.addMenu("&Semantics")
+        self.semantics_menu = sem
+        self._action(sem, "Semantics &panel…", self.open_semantics_dialog,
+                     tip="Segmentation overlay, paint masks, train extractors, sample and edit by layout")
+        self._action(sem, "&Load extractor…", self.load_extractor_dialog, tip="Open a semantic extractor (.pt)")
+        self.save_extractor_action = self._action(sem, "&Save extractor…", self.save_extractor_dialog,
+                                                  tip="Save the current semantic extractor")
+        self.overlay_action = QAction("Show segmentation &overlay", self, checkable=True)
+        self.overlay_action.setShortcut(QKeySequence("Ctrl+Shift+M"))
+        self.overlay_action.toggled.connect(lambda on: self.set_overlay(on))
+        sem.addAction(self.overlay_action)
 
         pm = mb.addMenu("&Preset")
         self.save_preset_action = self._action(pm, "&Save preset", self.save_preset, QKeySequence.StandardKey.Save,
@@ -596,14 +623,110 @@ class MainWindow(QMainWindow):
             return
         self.shown_stamp = stamp
         self.frame = frame
+        lstamp, labels = self._incoming_labels
+        self.labels = labels if lstamp == stamp else None
         self.last_render_ms = ms
         self._frame_times.append(time.monotonic())
-        self.canvas.set_frame(frame)
+        self.canvas.set_frame(self.display_frame())
+        if self.semantics_dialog is not None:
+            self.semantics_dialog.frame_changed()
         if self.canvas.message and self._render_error_shown:
             self.canvas.set_message("")
             self._render_error_shown = False
 
     _render_error_shown = False
+
+    def _on_labels(self, stamp: int, labels) -> None:
+        """The class map of frame ``stamp``; its frame arrives next (same queue, same order)."""
+        self._incoming_labels = (stamp, labels)
+
+    # ================================================================== semantics
+    def display_frame(self):
+        """The frame on screen: `frame`, with the segmentation blended over it when the overlay is on."""
+        if self.frame is None or not self.overlay_on or self.labels is None or self.extractor is None:
+            return self.frame
+        from methods.semantics import overlay
+
+        return overlay(self.frame, self.labels, self.extractor.colors, alpha=self.overlay_alpha)
+
+    def set_overlay(self, on: bool | None = None, alpha: float | None = None) -> None:
+        """Show/hide the segmentation overlay and set its opacity (0..1); redraws without rendering."""
+        if on is not None:
+            self.overlay_on = bool(on)
+        if alpha is not None:
+            self.overlay_alpha = float(min(max(alpha, 0.0), 1.0))
+        if self.overlay_action.isChecked() != self.overlay_on:
+            self.overlay_action.blockSignals(True)
+            self.overlay_action.setChecked(self.overlay_on)
+            self.overlay_action.blockSignals(False)
+        if self.frame is not None:
+            self.canvas.set_frame(self.display_frame())
+        if self.semantics_dialog is not None:
+            self.semantics_dialog.sync_overlay()
+
+    def set_extractor(self, extractor) -> None:
+        """Use ``extractor`` (a `SemanticExtractor` of this model, or None) for the overlay; re-renders."""
+        self.extractor = extractor
+        self.labels = None
+        self.worker.set_extractor(extractor)
+        if extractor is not None and not self.overlay_on:
+            self.set_overlay(True)
+        self.request_render()
+        if self.semantics_dialog is not None:
+            self.semantics_dialog.extractor_changed()
+
+    def load_extractor(self, path: str | Path) -> bool:
+        """Open an extractor file for the current model (reads the file here; no forward pass)."""
+        from methods.semantics import SemanticExtractor
+
+        if self.generator is None:
+            return False
+        try:
+            ext = SemanticExtractor.load(path, self.generator.unwrapped, device=self.generator.device)
+        except Exception as exc:  # SemanticsError, OSError, a broken file
+            self.show_error("Could not load the extractor", _describe(exc), dialog=True)
+            return False
+        self.set_extractor(ext)
+        self.statusBar().showMessage(f"Loaded extractor {Path(path).name} ({ext.kind}, {ext.n_class} classes)", 6000)
+        return True
+
+    def load_extractor_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Load semantic extractor", self.settings.last_folder(),
+                                              "Extractors (*.pt *.pth);;All files (*)")
+        if path:
+            self.settings.remember_folder(path)
+            self.load_extractor(path)
+
+    def save_extractor(self, path: str | Path) -> bool:
+        if self.extractor is None:
+            return False
+        try:
+            self.extractor.save(path)
+        except Exception as exc:
+            self.show_error("Could not save the extractor", _describe(exc), dialog=True)
+            return False
+        self.statusBar().showMessage(f"Saved extractor {path}", 6000)
+        return True
+
+    def save_extractor_dialog(self) -> None:
+        if self.extractor is None:
+            self.show_error("Nothing to save", "there is no semantic extractor yet (load or train one)", dialog=True)
+            return
+        start = Path(self.settings.last_folder()) / "extractor.pt"
+        path, _ = QFileDialog.getSaveFileName(self, "Save semantic extractor", str(start), "Extractors (*.pt)")
+        if path:
+            self.settings.remember_folder(path)
+            self.save_extractor(path if path.endswith(".pt") else path + ".pt")
+
+    def open_semantics_dialog(self):
+        """The non-modal Semantics panel (overlay, paint, train, sample, edit)."""
+        from .semantics_panel import SemanticsDialog
+
+        if self.semantics_dialog is None:
+            self.semantics_dialog = SemanticsDialog(self)
+        self.semantics_dialog.show()
+        self.semantics_dialog.raise_()
+        return self.semantics_dialog
 
     def _on_render_failed(self, stamp: int, message: str) -> None:
         if stamp < self.shown_stamp:
@@ -750,6 +873,11 @@ class MainWindow(QMainWindow):
         self.generator = shared
         self.model_info = G.info()
         self.worker.set_generator(shared)
+        if self.extractor is not None:
+            try:
+                self.extractor.check_model(G)
+            except Exception:
+                self.set_extractor(None)  # made for the previous model
         state = EditState(model=G.name, truncation=G.default_truncation)
         self.history.reset(state)
         self.saved_state = state
@@ -858,11 +986,13 @@ class MainWindow(QMainWindow):
         def cancelled() -> None:
             if self.discovery_job is job:
                 self.discovery_job = None
-            self.statusBar().showMessage(f"{method} cancelled; nothing was saved", 6000)
+            kept = "; its job folder keeps a checkpoint (Discover ▸ Resume training…)" if getattr(config, "job_dir", "") else "; nothing was saved"
+            self.statusBar().showMessage(f"{method} cancelled{kept}", 6000)
             self.control_panel.set_placeholder("Discovery was cancelled. Discover ▸ Run … to start it again.")
 
         job = self.runner.start(f"Discovering ({method})", work, done, failed, cancelled)
         self.discovery_job = job
+        self.training.watch(method, config, job)
         return job
 
     def load_controls_dialog(self) -> None:
@@ -1190,7 +1320,8 @@ class MainWindow(QMainWindow):
             "Ctrl+S — save preset, Ctrl+L — load preset\n"
             "Ctrl+E — export the frame as PNG\n"
             "Double-click a control's name — rename it\n"
-            "Vocabulary ▸ Describe controls: Enter saves and goes on, Ctrl+→ skips, Ctrl+← goes back"
+            "Vocabulary ▸ Describe controls: Enter saves and goes on, Ctrl+→ skips, Ctrl+← goes back\n"
+            "Ctrl+Shift+M — segmentation overlay on/off (Semantics menu)"
         )
         QMessageBox(QMessageBox.Icon.Information, "Keyboard shortcuts", text, QMessageBox.StandardButton.Ok, self).open()
 

@@ -77,6 +77,16 @@ def positive_int(text: str) -> int:
     return v
 
 
+MAX_GRID = 256  # seeds in one grid image: beyond this the batch alone outgrows a laptop's memory
+
+
+def grid_size(text: str) -> int:
+    v = positive_int(text)
+    if v > MAX_GRID:
+        raise argparse.ArgumentTypeError(f"a grid holds at most {MAX_GRID} seeds, not {v}")
+    return v
+
+
 def finite_float(text: str) -> float:
     try:
         v = float(text)
@@ -188,7 +198,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict]:
 
     p = sub.add_parser("render", help="render one frame (or a grid of seeds) to PNG")
     _add_state_options(p)
-    p.add_argument("--grid", type=positive_int, metavar="N", help="render N seeds from --seed on, tiled")
+    p.add_argument("--grid", type=grid_size, metavar="N", help=f"render N seeds from --seed on, tiled (at most {MAX_GRID})")
     p.add_argument("--save-preset", help="also write the frame's preset (JSON)")
     p.add_argument("--out", required=True, help="PNG to write")
 

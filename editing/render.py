@@ -82,6 +82,21 @@ def render_state(G, state: EditState) -> np.ndarray:
     return synthesize_latents(G, state, lat)[0]
 
 
+def render_state_and_labels(G, state: EditState, extractor) -> tuple[np.ndarray, np.ndarray]:
+    """The frame of ``state`` and a semantic extractor's class map ``uint8 [S, S]`` of it.
+
+    The map is ``extractor.predict`` on the same edited latents the frame is synthesized
+    from (one extra partial forward), at the model's resolution.
+    """
+    with torch.no_grad():
+        lat = state_latents(G, state)
+    frame = synthesize_latents(G, state, lat)[0]
+    if extractor.device != torch.device(G.device):
+        extractor.to(G.device)
+    labels = extractor.predict(G, lat, classes=_classes(G, state, 1), truncation=state.truncation)[0]
+    return frame, labels.to(torch.uint8).cpu().numpy()
+
+
 def render_grid(G, state: EditState, seeds: Sequence[int]) -> np.ndarray:
     """The same edits on several seeds in one batch: ``uint8 [len(seeds), size, size, 3]``."""
     with torch.no_grad():

@@ -130,10 +130,11 @@ def validate_range(r: Any, num_layers: int, what: str = "layer range") -> LayerR
     """A layer range ``(start, end)`` with ``0 <= start < end <= num_layers``, or None."""
     if r is None:
         return None
-    try:
-        s, e = (int(r[0]), int(r[1]))
-    except (TypeError, ValueError, IndexError):
-        raise ControlSetError(f"{what} must be two integers start:end, not {r!r}") from None
+    if not isinstance(r, (list, tuple)) or len(r) != 2 or not all(
+        isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in r
+    ):
+        raise ControlSetError(f"{what} must be two integers start:end, not {r!r}")
+    s, e = int(r[0]), int(r[1])
     if not (0 <= s < e <= num_layers):
         raise ControlSetError(f"{what} {s}:{e} is outside the model's layers 0:{num_layers}")
     return (s, e)

@@ -18,14 +18,6 @@ SMALL = EvalConfig(samples=400, test_samples=200, iterations=40, batch=32, image
 TINY = EvalConfig(samples=96, test_samples=48, iterations=8, batch=16, image_size=16)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _axes(G, rows: range, name: str) -> ControlSet:
     eye = np.eye(G.latent_dim, dtype=np.float32)
     return ControlSet([LinearControl(f"e{i}", eye[i]) for i in rows], ModelRef.of(G), name)

@@ -36,14 +36,6 @@ TEST_SEED = 10_000_000
 SHOTS, TEST_N = 8, 64
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _labelled(G, seed: int, n: int) -> tuple[torch.Tensor, torch.Tensor]:
     lat = G.sample(n, seed)
     return lat, torch.from_numpy(proxy_masks(G, lat)).long()

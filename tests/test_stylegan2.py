@@ -32,15 +32,6 @@ CROSSOVER = 4  # the reference's inject_index: rows 0..3 from the first code, 4.
 ATOL32, ATOL64 = 1e-4, 1e-10  # reference README: float32 differs by ~1e-6 across thread counts
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One CPU thread: the machine is shared and small convolutions gain nothing from more."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def ref() -> dict:
     return torch.load(DATA / "stylegan2_small_A_reference.pt", weights_only=True)

@@ -18,15 +18,6 @@ from methods.registry import METHODS
 from methods.training import amp_enabled, parse_progress, read_job
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run fastest on one thread (and do not fight other work for the second core)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def tiny():
     return TinyConvGenerator()

@@ -1,7 +1,6 @@
 """Visual concept vocabulary: LSDs, the annotation store, distillation, dataset import, CLI."""
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import json
@@ -36,17 +35,6 @@ from methods.vocab import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@contextlib.contextmanager
-def one_thread():
-    """Small convolutions on a shared 2-core machine run fastest (and steadiest) on one thread."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
 
 
 # ---------------------------------------------------------------------- synthetic data
@@ -157,8 +145,7 @@ def test_distillation_rejects_unusable_input():
 # ---------------------------------------------------------------------- LSDs
 @pytest.fixture(scope="module")
 def lsd(faces):
-    with one_thread():
-        return discover_lsd(faces, LSDConfig(layers="0:1", per_layer=2, steps=40, batch=2, seed=3))
+    return discover_lsd(faces, LSDConfig(layers="0:1", per_layer=2, steps=40, batch=2, seed=3))
 
 
 def test_lsd_really_optimises_and_is_orthonormal(lsd, faces, tmp_path):
@@ -188,7 +175,7 @@ def test_lsd_layers_and_options_are_checked(faces):
     cancel_after = iter([False] * 3 + [True] * 100)
     from methods.jobs import Cancelled
 
-    with one_thread(), pytest.raises(Cancelled):
+    with pytest.raises(Cancelled):
         discover_lsd(faces, LSDConfig(layers="0", per_layer=1, steps=50, alpha=10.0), cancel=lambda: next(cancel_after))
 
 
