@@ -18,7 +18,7 @@ from PyQt6.QtCore import QObject, QThread, pyqtSignal
 from editing.export import ExportError
 from editing.preset import PresetError
 from methods.controls import ControlSetError
-from methods.jobs import CancelFn, Cancelled, MethodError, ProgressFn
+from methods.jobs import CancelFn, Cancelled, MethodError, ProgressFn, error_line
 from models import LoadError
 
 JobFn = Callable[[ProgressFn, CancelFn], Any]
@@ -30,11 +30,11 @@ USER_ERRORS = (LoadError, ControlSetError, PresetError, ExportError, MethodError
 def describe_error(exc: BaseException) -> str:
     """One line for a dialog: the user-facing message, or the type and first line."""
     if isinstance(exc, OSError) and exc.filename and exc.strerror:
-        return f"{exc.filename}: {exc.strerror}"
-    text = (str(exc).strip().splitlines() or [""])[0].strip("'\"")
-    if isinstance(exc, USER_ERRORS) and text:
+        return error_line(exc)
+    text = error_line(exc).strip("'\"")
+    if text == type(exc).__name__:
         return text
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return text if isinstance(exc, USER_ERRORS) else f"{type(exc).__name__}: {text}"
 
 
 class Job(QThread):

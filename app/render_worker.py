@@ -20,6 +20,7 @@ from PyQt6.QtCore import QObject, QThread, pyqtSignal, pyqtSlot
 
 from editing.render import render_grid, render_state, render_state_and_labels, tile
 from editing.state import EditState
+from methods.jobs import error_line
 
 from models.devices import is_out_of_memory, move_to_cpu
 
@@ -194,5 +195,5 @@ class RenderWorker(QObject):
 
 
 def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+    line = error_line(exc)
+    return line if line == type(exc).__name__ else f"{type(exc).__name__}: {line}"

@@ -21,7 +21,7 @@ from editing.render import render_state
 from editing.state import EditState
 from methods.cache import discover_cached
 from methods.controls import ControlSet, ControlSetError, validate_range
-from methods.jobs import Cancelled, MethodError
+from methods.jobs import Cancelled, MethodError, error_line
 from methods.registry import METHODS
 
 from .parser import CliError, build_parser
@@ -235,13 +235,7 @@ def run(argv: list[str]) -> int:
         return 130
     except (OSError, ValueError, KeyError, TypeError) as exc:
         # Files that cannot be written, options that do not fit a method (e.g. a bad layer name)
-        sys.stderr.write(f"error: {_one_line(exc)}\n")
+        sys.stderr.write(f"error: {error_line(exc)}\n")
         return 2
 
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    if isinstance(exc, OSError) and exc.filename:
-        return f"{exc.filename}: {exc.strerror or text[0] if text else type(exc).__name__}"
-    return text[0] if text else type(exc).__name__
 

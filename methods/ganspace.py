@@ -143,15 +143,13 @@ def discover(
         extra_n = config.regression_samples or max(10_000, N)
     ata = torch.zeros(C, C, dtype=torch.float64, device=dev)
     atz = torch.zeros(C, G.latent_dim, dtype=torch.float64, device=dev)
-    lat_sum = torch.zeros(G.latent_dim, dtype=torch.float64, device=dev)
-    lat_outer = torch.zeros(G.latent_dim, G.latent_dim, dtype=torch.float64, device=dev)
+    lat_moments = CovariancePCA(G.latent_dim, 1, dev)  # used for its mean and covariance
     first = config.seed + N  # fresh seeds, never seen by pass 1
     for start, n in _batches(extra_n, config.batch):
         check_cancel(cancel)
         x, z = feats(first + start, n)
         z = z.double()
-        lat_sum += z.sum(0)
-        lat_outer += z.T @ z
+        lat_moments.partial_fit(z)
         if layer != "latent":
             a = ((x - pca.mean) @ pca.components.T).double() / act_stdev.clamp_min(1e-12)  # [n, C]
             ata += a.T @ a
@@ -163,8 +161,7 @@ def discover(
         M = torch.linalg.lstsq(ata, atz).solution  # [C, latent_dim]
         directions = (M / M.norm(dim=1, keepdim=True).clamp_min(1e-12)).float()
     # σ_i = stdev of (latent · u_i) over the fresh samples: uᵀ Cov u
-    lat_mean = lat_sum / extra_n
-    cov = (lat_outer - extra_n * torch.outer(lat_mean, lat_mean)) / max(extra_n - 1, 1)
+    lat_mean, cov = lat_moments.mean(), lat_moments.covariance()
     d64 = directions.double()
     lat_stdev = torch.sqrt(torch.einsum("cd,de,ce->c", d64, cov, d64).clamp_min(0))
     progress(1.0, "done")

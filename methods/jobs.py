@@ -37,3 +37,12 @@ def check_cancel(cancel: CancelFn) -> None:
     """Raise `Cancelled` if the user asked to stop."""
     if cancel():
         raise Cancelled()
+
+
+def error_line(exc: BaseException) -> str:
+    """An exception as one line for a person: ``file: reason`` for OS errors, else the first
+    line of its message, else its type name."""
+    if isinstance(exc, OSError) and exc.filename and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}"
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__

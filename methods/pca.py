@@ -85,12 +85,19 @@ class CovariancePCA:
         self.outer += x.T @ x
         self.n += x.shape[0]
 
+    def mean(self) -> torch.Tensor:
+        """μ ``[D]`` float64."""
+        return self.sum / self.n
+
+    def covariance(self) -> torch.Tensor:
+        """``(XᵀX − n·μμᵀ) / (n − 1)`` ``[D, D]`` float64."""
+        mean = self.mean()
+        return (self.outer - self.n * torch.outer(mean, mean)) / max(self.n - 1, 1)
+
     def result(self) -> PCAResult:
         if self.n < 2:
             raise ValueError("PCA needs at least two samples")
-        mean = self.sum / self.n
-        # cov = (XᵀX − n·μμᵀ) / (n − 1)
-        cov = (self.outer - self.n * torch.outer(mean, mean)) / (self.n - 1)
+        mean, cov = self.mean(), self.covariance()
         evals, evecs = torch.linalg.eigh(cov)  # ascending
         order = torch.argsort(evals, descending=True)[: self.n_components]
         comps = _fix_signs(evecs[:, order].T)
