@@ -5,6 +5,8 @@ one batched ``synthesize``, and one conversion to a host ``uint8 [H, W, 3]`` arr
 """
 from __future__ import annotations
 
+import contextlib
+import threading
 from typing import Sequence
 
 import cv2
@@ -75,11 +77,43 @@ def synthesize_latents(G, state: EditState, latents: torch.Tensor) -> np.ndarray
     return np.stack([resize_frame(f, state.size) for f in frames])
 
 
+_ONEDNN = threading.Lock()
+_reproducible_frames = 0  # frames being rendered inside `_reproducible_cpu` right now
+_onednn_before = True
+
+
+@contextlib.contextmanager
+def _reproducible_cpu():
+    """Run CPU convolutions on PyTorch's own kernels instead of oneDNN's while inside.
+
+    oneDNN's multi-threaded convolutions can sum in a different order in another process
+    (seen: 2 of 12 runs of one preset differed in the last bit, enough to move a pixel),
+    which breaks "a preset reproduces its frame bit for bit".  PyTorch's kernels gave the
+    same result in every process and at any thread count, at ~25–35 % more CPU time.
+    The switch is process-wide, so it is reference-counted across threads.  GPUs are
+    not affected.
+    """
+    global _reproducible_frames, _onednn_before
+    with _ONEDNN:
+        if _reproducible_frames == 0:
+            _onednn_before = torch.backends.mkldnn.enabled
+            torch.backends.mkldnn.enabled = False
+        _reproducible_frames += 1
+    try:
+        yield
+    finally:
+        with _ONEDNN:
+            _reproducible_frames -= 1
+            if _reproducible_frames == 0:
+                torch.backends.mkldnn.enabled = _onednn_before
+
+
 def render_state(G, state: EditState) -> np.ndarray:
-    """The frame of ``state``: ``uint8 [size, size, 3]`` RGB.  Always batch 1, so bit-exact."""
-    with torch.no_grad():
+    """The frame of ``state``: ``uint8 [size, size, 3]`` RGB, the same bit for bit in every process
+    (batch 1, and reproducible CPU kernels)."""
+    with torch.no_grad(), _reproducible_cpu():
         lat = state_latents(G, state)
-    return synthesize_latents(G, state, lat)[0]
+        return synthesize_latents(G, state, lat)[0]
 
 
 def render_state_and_labels(G, state: EditState, extractor) -> tuple[np.ndarray, np.ndarray]:
@@ -88,9 +122,9 @@ def render_state_and_labels(G, state: EditState, extractor) -> tuple[np.ndarray,
     The map is ``extractor.predict`` on the same edited latents the frame is synthesized
     from (one extra partial forward), at the model's resolution.
     """
-    with torch.no_grad():
+    with torch.no_grad(), _reproducible_cpu():
         lat = state_latents(G, state)
-    frame = synthesize_latents(G, state, lat)[0]
+        frame = synthesize_latents(G, state, lat)[0]  # the same pixels as render_state
     if extractor.device != torch.device(G.device):
         extractor.to(G.device)
     labels = extractor.predict(G, lat, classes=_classes(G, state, 1), truncation=state.truncation)[0]
