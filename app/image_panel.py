@@ -29,6 +29,7 @@ from editing.state import EditState
 
 from .control_panel import LayerSpin, range_summary
 from .widgets import OriginSlider, WheelGuard
+from .widgets import set_quietly as _quiet
 
 #: noise modes of StyleGAN-like models (`models.stylegan2.NOISE_MODES`)
 NOISE_MODES = ("fixed", "random", "zero")
@@ -51,12 +52,6 @@ class _Spin(WheelGuard, QSpinBox):
 
 class _DoubleSpin(WheelGuard, QDoubleSpinBox):
     pass
-
-
-def _quiet(widget, setter: str, value) -> None:
-    widget.blockSignals(True)
-    getattr(widget, setter)(value)
-    widget.blockSignals(False)
 
 
 class ImagePanel(QWidget):

@@ -34,6 +34,8 @@ class RenderRequest:
     stamp: int
     state: EditState
     seeds: tuple[int, ...] | None = None
+    #: a single frame may take the generator's fast preview path (`editing.render.render_state`)
+    fast: bool = False
 
 
 def grid_columns(n: int) -> int:
@@ -44,7 +46,7 @@ def grid_columns(n: int) -> int:
 def render_request(G, req: RenderRequest) -> np.ndarray:
     """The pixels of one request: one frame, or the grid of seeds tiled with 2 px gaps."""
     if req.seeds is None:
-        return render_state(G, req.state)
+        return render_state(G, req.state, fast=req.fast)
     frames = render_grid(G, req.state, list(req.seeds))
     return tile(frames, grid_columns(len(req.seeds)), pad=2)
 
@@ -80,6 +82,8 @@ class RenderWorker(QObject):
         self._next_stamp = 0
         self._generator: SharedGenerator | None = None
         self._extractor = None  # a methods.semantics.SemanticExtractor, or None
+        self._fast = False  # let single frames use the generator's fast preview path
+        self._announced: dict | None = None  # the fast path's `fast_info` last reported by `notice`
         self._busy = False
         self.rendered = 0  # frames rendered (for tests and the benchmark)
         self.dropped = 0  # requests replaced before they were rendered
@@ -116,6 +120,16 @@ class RenderWorker(QObject):
         with self._lock:
             self._extractor = extractor
 
+    def set_fast_preview(self, on: bool) -> None:
+        """Let later single frames use the generator's fast path (StyleGAN2 on CUDA; thread-safe)."""
+        with self._lock:
+            self._fast = bool(on)
+
+    @property
+    def fast_preview(self) -> bool:
+        with self._lock:
+            return self._fast
+
     @property
     def extractor(self):
         with self._lock:
@@ -137,7 +151,7 @@ class RenderWorker(QObject):
             stamp = self._next_stamp
             if self._pending is not None:
                 self.dropped += 1
-            self._pending = RenderRequest(stamp, state, tuple(seeds) if seeds is not None else None)
+            self._pending = RenderRequest(stamp, state, tuple(seeds) if seeds is not None else None, self._fast)
             wake = not self._scheduled
             self._scheduled = True
         if wake:
@@ -185,6 +199,7 @@ class RenderWorker(QObject):
                         frame, labels = render_request_labels(G.unwrapped, req, ext)
                 ms = (time.perf_counter() - t0) * 1000.0
                 self.rendered += 1
+                self._announce_fast_path(G.unwrapped, req)
                 self.labelsReady.emit(req.stamp, labels)
                 self.frameReady.emit(req.stamp, frame, ms)
             except Exception as exc:  # a bad state or a model error must not kill the thread
@@ -192,6 +207,25 @@ class RenderWorker(QObject):
             finally:
                 with self._lock:
                     self._busy = False
+
+    def _announce_fast_path(self, G, req: RenderRequest) -> None:
+        """One `notice` when a fast path is first used on a generator: its precision."""
+        info = getattr(G, "fast_info", None)
+        if not (req.fast and info) or info is self._announced:
+            return
+        self._announced = info
+        self.notice.emit(fast_path_message(info))
+
+
+def fast_path_message(info: dict) -> str:
+    """The status-bar line for a `fast_info` dict of `models.stylegan2.StyleGAN2Generator`."""
+    half = info.get("half_from")
+    if half is None:
+        precision = "float32"
+    else:
+        precision = f"float16 from {half}² px up, within {info.get('max_error', 0.0) * 255:.2f}/255 of float32"
+    graphs = ", CUDA graphs" if info.get("graphs") else ""
+    return f"Fast preview on {info.get('device', '?')}: {precision}{graphs}; exports use the exact path"
 
 
 def _one_line(exc: BaseException) -> str:

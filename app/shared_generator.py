@@ -48,7 +48,7 @@ class SharedGenerator:
         return attr
 
     def __setattr__(self, name: str, value: Any) -> None:
-        # e.g. `editing.render.synthesize_latents` sets ``noise_mode`` before synthesizing
+        # settings such as ``noise_mode`` go to the wrapped generator (renders pass their own per call)
         setattr(self._generator, name, value)
 
     def __repr__(self) -> str:

@@ -11,6 +11,13 @@ NEGATIVE = QColor(255, 160, 80)
 HANDLE = QColor(222, 225, 231)
 
 
+def set_quietly(widget, setter: str, value) -> None:
+    """``widget.<setter>(value)`` without emitting its signals (syncing a view to the state)."""
+    widget.blockSignals(True)
+    getattr(widget, setter)(value)
+    widget.blockSignals(False)
+
+
 class WheelGuard:
     """Mixin: the mouse wheel changes the widget only when it has focus (so a scrolled list scrolls)."""
 

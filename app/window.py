@@ -54,6 +54,7 @@ from .render_worker import RenderWorker, grid_columns
 from .settings import Settings
 from .shared_generator import SharedGenerator
 from .training_view import TrainingTools
+from .widgets import set_quietly
 
 APP_NAME = "Latent Studio"
 #: seconds within which keyboard steps of one control merge into one undo step
@@ -119,6 +120,7 @@ class MainWindow(QMainWindow):
         self.grid_mode = False
         self.grid_count = 9
         self.smooth = self.settings.get_bool("view/smooth", True)
+        self.fast_preview = self.settings.get_bool("view/fast_preview", True)
         self.frame = None  # the frame on screen (uint8 [H, W, 3])
         self.shown_stamp = 0
         self.last_stamp = 0
@@ -147,6 +149,7 @@ class MainWindow(QMainWindow):
         self.worker.failed.connect(self._on_render_failed)
         self.worker.notice.connect(self._on_render_notice)
         self.worker.labelsReady.connect(self._on_labels)
+        self.worker.set_fast_preview(self.fast_preview)
         self.worker.start()
 
         self._build_ui(canvas)
@@ -314,6 +317,14 @@ class MainWindow(QMainWindow):
         self.smooth_action.setChecked(self.smooth)
         self.smooth_action.toggled.connect(self.set_smooth)
         v.addAction(self.smooth_action)
+        self.fast_action = QAction("&Fast GPU preview", self, checkable=True)
+        self.fast_action.setToolTip(
+            "On a GPU, draw StyleGAN2 frames through the float16 / CUDA-graph path "
+            "(within 1/255 of the exact frame); exports and presets always use the exact path"
+        )
+        self.fast_action.setChecked(self.fast_preview)
+        self.fast_action.toggled.connect(self.set_fast_preview)
+        v.addAction(self.fast_action)
         self.grid_action = QAction("&Grid of seeds", self, checkable=True)
         self.grid_action.setShortcut(QKeySequence("G"))
         self.grid_action.toggled.connect(lambda on: self.set_grid(on, self.grid_count))
@@ -529,10 +540,7 @@ class MainWindow(QMainWindow):
         self.grid_mode = bool(on)
         if count is not None:
             self.grid_count = int(count)
-        if self.grid_action.isChecked() != self.grid_mode:
-            self.grid_action.blockSignals(True)
-            self.grid_action.setChecked(self.grid_mode)
-            self.grid_action.blockSignals(False)
+        set_quietly(self.grid_action, "setChecked", self.grid_mode)
         self.image_panel.sync(self.state, self.grid_mode, self.grid_count, self.smooth)
         self.request_render()
 
@@ -540,11 +548,17 @@ class MainWindow(QMainWindow):
         self.smooth = bool(on)
         self.canvas.set_smooth(self.smooth)
         self.settings.set("view/smooth", self.smooth)
-        if self.smooth_action.isChecked() != self.smooth:
-            self.smooth_action.blockSignals(True)
-            self.smooth_action.setChecked(self.smooth)
-            self.smooth_action.blockSignals(False)
+        set_quietly(self.smooth_action, "setChecked", self.smooth)
         self.image_panel.sync(self.state, self.grid_mode, self.grid_count, self.smooth)
+
+    def set_fast_preview(self, on: bool) -> None:
+        """Let the preview use the generator's fast GPU path (StyleGAN2 on CUDA), and redraw."""
+        self.fast_preview = bool(on)
+        self.worker.set_fast_preview(self.fast_preview)
+        self.settings.set("view/fast_preview", self.fast_preview)
+        set_quietly(self.fast_action, "setChecked", self.fast_preview)
+        if self.generator is not None:
+            self.request_render()
 
     def _focus_filter(self) -> None:
         self.control_panel.filter.setFocus()
@@ -655,10 +669,7 @@ class MainWindow(QMainWindow):
             self.overlay_on = bool(on)
         if alpha is not None:
             self.overlay_alpha = float(min(max(alpha, 0.0), 1.0))
-        if self.overlay_action.isChecked() != self.overlay_on:
-            self.overlay_action.blockSignals(True)
-            self.overlay_action.setChecked(self.overlay_on)
-            self.overlay_action.blockSignals(False)
+        set_quietly(self.overlay_action, "setChecked", self.overlay_on)
         if self.frame is not None:
             self.canvas.set_frame(self.display_frame())
         if self.semantics_dialog is not None:

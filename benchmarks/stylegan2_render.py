@@ -2,10 +2,14 @@
 
 Random weights (no download): the real configuration (style_dim 512, n_mlp 8, channel
 multiplier 2, standard channel table) at 256 and 1024 px, and the 64 px test-fixture
-configuration (style_dim 128, n_mlp 4, channels / 8).  Batch 1, float32, fixed noise,
-on the CPU and, when there is one, on CUDA.  Prints one JSON line.
+configuration (style_dim 128, n_mlp 4, channels / 8).  Batch 1, fixed noise, on the CPU
+and, when there is one, on CUDA.  Each size times the reference path (float32
+``G.synthesize``) and the fast path (`models.stylegan2_fast`: fixed weights with
+modulated activations, channels-last; on CUDA also float16 from the resolution the
+1/255 calibration picks, and CUDA graphs), and reports the largest per-pixel difference
+between their uint8 frames.  Prints one JSON line.
 
-    python benchmarks/stylegan2_render.py [--sizes 64,256,1024] [--frames N] [--threads T]
+    python benchmarks/stylegan2_render.py [--sizes 64,256,1024] [--frames N] [--threads T] [--no-fast]
 """
 from __future__ import annotations
 
@@ -44,27 +48,56 @@ def to_host_uint8(images: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
     return out
 
 
+def _median_ms(render, frames: int) -> tuple[float, float]:
+    render()  # warm-up (allocator, kernel selection, graph capture)
+    times = []
+    for _ in range(frames):
+        t0 = time.perf_counter()
+        render()
+        times.append((time.perf_counter() - t0) * 1000)
+    return round(statistics.median(times), 2), round(min(times), 2)
+
+
 @torch.no_grad()
-def time_size(size: int, device: str, frames: int) -> dict:
+def time_size(size: int, device: str, frames: int, fast: bool = True) -> dict:
+    """The reference path (``G.synthesize`` + conversion) and, with ``fast``, the fast path
+    (`models.stylegan2_fast`: float16 where calibrated and CUDA graphs on CUDA, float32 on
+    the CPU), with the largest per-pixel difference between their uint8 frames."""
     cfg = config_for(size)
     net = build_net(cfg, init=True, seed=0)
     # latent_avg given, so no 10,000-sample estimate is made just to benchmark rendering
     G = StyleGAN2Generator(net, device, name=f"random-{size}", fingerprint="", latent_avg=torch.zeros(cfg.style_dim))
     latents = G.truncate(G.sample(1, seed=1), 0.7)
     host = torch.empty(1, size, size, 3, dtype=torch.uint8, pin_memory=device.startswith("cuda"))
-    to_host_uint8(G.synthesize(latents), host)  # warm-up (allocator, kernel selection)
-    times = []
-    for _ in range(frames):
-        t0 = time.perf_counter()
-        to_host_uint8(G.synthesize(latents), host)
-        times.append((time.perf_counter() - t0) * 1000)
-    return {
-        "ms_per_frame": round(statistics.median(times), 2),
-        "ms_min": round(min(times), 2),
+    ms, ms_min = _median_ms(lambda: to_host_uint8(G.synthesize(latents), host), frames)
+    out = {
+        "ms_per_frame": ms,
+        "ms_min": ms_min,
         "frames": frames,
         "n_latent": cfg.n_latent,
         "params_M": round(sum(p.numel() for p in net.parameters()) / 1e6, 2),
     }
+    if fast:
+        G.fast_path_devices = (device,)  # also time the fast path on the CPU
+        exact = to_host_uint8(G.synthesize(latents), host).numpy().copy()
+        t0 = time.perf_counter()
+        frame = G.fast_frames(latents)  # builds it: calibration (CUDA), weight copies
+        build_s = time.perf_counter() - t0
+        fms, fms_min = _median_ms(lambda: G.fast_frames(latents), frames)
+        frame = G.fast_frames(latents)
+        info = G.fast_info
+        out["fast"] = {
+            "ms_per_frame": fms,
+            "ms_min": fms_min,
+            "speed_up": round(ms / fms, 2),
+            "half_from": info["half_from"],
+            "calibrated_max_error_255": round(info["max_error"] * 255, 3),
+            "calibration_255": {str(r): round(e * 255, 3) for r, e in info["calibration"].items()},
+            "cuda_graphs": info["graphs"],
+            "max_level_diff_vs_reference": int(abs(frame.astype(int) - exact.astype(int)).max()),
+            "build_s": round(build_s, 2),
+        }
+    return out
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -73,6 +106,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--frames", type=int, default=None, help="timed frames per size (default: 20 / 4 / 2 for 64 / 256 / 1024)")
     ap.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
     ap.add_argument("--no-cuda", action="store_true", help="skip CUDA even when available")
+    ap.add_argument("--no-fast", action="store_true", help="time only the reference path")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -80,7 +114,7 @@ def main(argv: list[str] | None = None) -> None:
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() and not args.no_cuda else [])
     result: dict = {
         "benchmark": "stylegan2_render",
-        "unit": "ms per frame, batch 1, float32, latents -> uint8 HWC on host (median)",
+        "unit": "ms per frame, batch 1, latents -> uint8 HWC on host (median); reference path float32, 'fast' the fast path",
         "torch": torch.__version__,
         "cpu_threads": torch.get_num_threads(),
         "cpu_model": platform.processor() or platform.machine(),
@@ -96,7 +130,7 @@ def main(argv: list[str] | None = None) -> None:
             frames = args.frames or DEFAULT_FRAMES.get(size, 3)
             if device == "cuda":
                 frames = args.frames or 50
-            result[device][str(size)] = time_size(size, device, frames)
+            result[device][str(size)] = time_size(size, device, frames, fast=not args.no_fast)
     print(json.dumps(result))
 
 

@@ -69,10 +69,10 @@ def _classes(G, state: EditState, batch: int) -> torch.Tensor | None:
 
 def synthesize_latents(G, state: EditState, latents: torch.Tensor) -> np.ndarray:
     """Edited latents ``[B, L, D]`` -> ``uint8 [B, H, W, 3]`` at the state's output size."""
-    if hasattr(G, "noise_mode"):
-        G.noise_mode = state.noise_mode
+    # the noise mode goes with this call (never set on a generator another thread may share)
+    extra = {"noise_mode": state.noise_mode} if hasattr(G, "noise_mode") else {}
     with torch.no_grad():
-        images = G.synthesize(latents, classes=_classes(G, state, latents.shape[0]), truncation=state.truncation)
+        images = G.synthesize(latents, classes=_classes(G, state, latents.shape[0]), truncation=state.truncation, **extra)
     frames = to_uint8(images)
     return np.stack([resize_frame(f, state.size) for f in frames])
 
@@ -108,11 +108,18 @@ def _reproducible_cpu():
                 torch.backends.mkldnn.enabled = _onednn_before
 
 
-def render_state(G, state: EditState) -> np.ndarray:
+def render_state(G, state: EditState, fast: bool = False) -> np.ndarray:
     """The frame of ``state``: ``uint8 [size, size, 3]`` RGB, the same bit for bit in every process
-    (batch 1, and reproducible CPU kernels)."""
+    (batch 1, and reproducible CPU kernels).
+
+    ``fast``: a preview may use the generator's fast path where it has one for its device
+    (StyleGAN2 on CUDA: float16 within 1/255, CUDA graphs); such a frame can differ from
+    the exact one by a level in some pixels, so exports and presets never ask for it.
+    """
     with torch.no_grad(), _reproducible_cpu():
         lat = state_latents(G, state)
+        if fast and getattr(G, "has_fast_path", False):
+            return resize_frame(G.fast_frames(lat, state.noise_mode)[0], state.size)
         return synthesize_latents(G, state, lat)[0]
 
 

@@ -95,8 +95,13 @@ class Generator(ABC):
         latents: torch.Tensor,
         classes: torch.Tensor | None = None,
         truncation: float | None = None,
+        noise_mode: str | None = None,
     ) -> torch.Tensor:
-        """Per-layer latents ``[B, num_layers, latent_dim]`` -> images ``[B, 3, H, W]`` in [-1, 1]."""
+        """Per-layer latents ``[B, num_layers, latent_dim]`` -> images ``[B, 3, H, W]`` in [-1, 1].
+
+        ``noise_mode`` (``"fixed"``, ``"random"``, ``"zero"``) is for families with noise
+        inputs, for this call only; None means the generator's own setting.  Others ignore it.
+        """
 
     # ------------------------------------------------------------------ features
     @abstractmethod
@@ -118,6 +123,7 @@ class Generator(ABC):
         names: Sequence[str],
         classes: torch.Tensor | None = None,
         truncation: float | None = None,
+        noise_mode: str | None = None,
     ) -> dict[str, torch.Tensor]:
         """Activations ``{name: [B, ...]}`` at the named layers for per-layer latents.
 
@@ -148,7 +154,9 @@ class Generator(ABC):
         for layer in wanted:
             handles.append(layers[layer].register_forward_hook(make_hook(layer)))
         try:
-            self.synthesize(latents, classes=classes, truncation=truncation)
+            # only families with noise inputs take ``noise_mode`` (older subclasses may not accept it)
+            extra = {} if noise_mode is None else {"noise_mode": noise_mode}
+            self.synthesize(latents, classes=classes, truncation=truncation, **extra)
         except _StopForward:
             pass
         finally:

@@ -591,11 +591,13 @@ class BigGANGenerator(Generator):
         latents: torch.Tensor,
         classes: Any = None,
         truncation: float | None = None,
+        noise_mode: str | None = None,
     ) -> torch.Tensor:
         """Per-block z ``[B, num_layers, z_dim]`` (or shared ``[B, z_dim]``) -> images ``[B, 3, R, R]`` in [-1, 1].
 
         ``classes``: indices ``[B]`` or weights ``[B, num_classes]`` (a one-hot or a mix),
         default `default_class`; ``truncation`` in (0, 1] picks the batch-norm statistics.
+        BigGAN has no noise inputs, so ``noise_mode`` is ignored.
         """
         t = self._check_truncation(self.truncation if truncation is None else truncation)
         latents = latents.to(self.device, torch.float32)

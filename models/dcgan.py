@@ -103,7 +103,7 @@ class DCGANGenerator(Generator):
     def map(self, z: torch.Tensor) -> torch.Tensor:
         return z.unsqueeze(1)
 
-    def synthesize(self, latents, classes=None, truncation=None) -> torch.Tensor:
+    def synthesize(self, latents, classes=None, truncation=None, noise_mode=None) -> torch.Tensor:
         z = latents[:, 0].to(self.device)
         return self.net(z[:, :, None, None])
 

@@ -24,6 +24,9 @@ def move_to_cpu(G) -> bool:
     """
     if torch.device(G.device).type == "cpu":
         return False
+    release = getattr(G, "release_fast_path", None)
+    if release is not None:  # its weight copies and CUDA graphs live on the old device
+        release()
     G.net.to("cpu")
     for name, value in list(vars(G).items()):
         if isinstance(value, torch.Tensor):

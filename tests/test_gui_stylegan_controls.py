@@ -82,3 +82,31 @@ def test_single_row_models_hide_noise_and_mixing(qtbot, make_window, small_contr
     assert not p.noise_box.isVisibleTo(w)
     assert p.mix_row.isVisibleTo(w) == (w.generator.num_layers > 1)
     assert not p.class_mix_row.isVisibleTo(w)
+
+
+def test_fast_preview_toggle_reaches_the_worker_persists_and_announces_its_precision(
+    qtbot, make_window, sg2, monkeypatch  # noqa: F811
+):
+    from models.stylegan2 import StyleGAN2Generator
+
+    # pretend the CPU is a device with a fast path, so the window takes it as on a GPU
+    monkeypatch.setattr(StyleGAN2Generator, "fast_path_devices", ("cpu", "cuda"))
+    w = make_window(model=SG2, controls=random_controls(sg2, 2))
+    assert w.fast_action.isChecked() and w.worker.fast_preview
+    assert w.generator.unwrapped.fast_info["device"] == "cpu"  # the preview went through it
+    messages = []
+    w.worker.notice.connect(messages.append)
+    exact = direct_render(w, w.state)
+    assert np.abs(w.frame.astype(int) - exact.astype(int)).max() <= 1
+    w.fast_action.setChecked(False)
+    assert not w.worker.fast_preview and w.settings.get_bool("view/fast_preview", True) is False
+    np.testing.assert_array_equal(wait_frame(qtbot, w), exact)  # the exact path again
+    w.set_fast_preview(True)
+    assert w.fast_action.isChecked()
+    wait_frame(qtbot, w)
+    assert messages == []  # announced once per fast path, when it was built (before we listened)
+    w.generator.unwrapped.release_fast_path()
+    w.request_render()
+    wait_frame(qtbot, w)
+    qtbot.waitUntil(lambda: len(messages) == 1)
+    assert messages[0].startswith("Fast preview on cpu: float32") and "exports use the exact path" in messages[0]

@@ -236,6 +236,33 @@ def test_fixed_noise_is_deterministic_random_noise_is_not_and_zero_noise_differs
         G.noise_mode = "sometimes"
 
 
+def test_noise_mode_argument_applies_to_one_call_and_leaves_the_setting_alone(G, ref):
+    lat = G.map(ref["z"][:1])
+    with torch.no_grad():
+        fixed = G.synthesize(lat)
+        zero = G.synthesize(lat, noise_mode="zero")
+        again = G.synthesize(lat)
+    assert G.noise_mode == "fixed"
+    assert torch.equal(zero, G.net(lat, noise=[None] * G.config.num_noises))
+    assert torch.equal(fixed, again) and not torch.equal(fixed, zero)
+    with pytest.raises(ValueError):
+        G.synthesize(lat, noise_mode="sometimes")
+
+
+def test_render_uses_the_states_noise_mode_without_changing_the_generator(G):
+    from editing.render import render_state
+    from editing.state import EditState
+
+    G.noise_mode = "random"
+    try:
+        a = render_state(G, EditState(model=G.name, seed=2, noise_mode="fixed"))
+        b = render_state(G, EditState(model=G.name, seed=2, noise_mode="fixed"))
+        assert G.noise_mode == "random"
+    finally:
+        G.noise_mode = "fixed"
+    assert (a == b).all()
+
+
 def test_features_return_layer_shapes_and_stop_after_the_last_requested_layer(G, ref):
     assert G.layer_names()[:6] == ["latent", "conv1", "to_rgb1", "convs.0", "convs.1", "to_rgbs.0"]
     assert G.layer_names()[-3:] == ["convs.6", "convs.7", "to_rgbs.3"]

@@ -75,10 +75,12 @@ def feature_shapes(G, layers: Sequence[str], classes: torch.Tensor | None = None
 
 def extract_features(
     G, latents: torch.Tensor, layers: Sequence[str], classes: torch.Tensor | None = None,
-    truncation: float | None = None,
+    truncation: float | None = None, noise_mode: str | None = None,
 ) -> list[torch.Tensor]:
-    """``[F_i [B, dims_i, r_i, r_i]]`` for per-layer latents ``[B, L, D]``; gradients flow when enabled."""
-    feats = G.features(latents, list(layers), classes=classes, truncation=truncation)
+    """``[F_i [B, dims_i, r_i, r_i]]`` for per-layer latents ``[B, L, D]``; gradients flow when enabled.
+
+    ``noise_mode`` as in `models.base.Generator.synthesize` (None: the generator's own)."""
+    feats = G.features(latents, list(layers), classes=classes, truncation=truncation, noise_mode=noise_mode)
     return [feats[n] for n in layers]
 
 

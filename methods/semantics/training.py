@@ -16,7 +16,6 @@ Following LinearGAN's train_fewshot.py (METHODS.md §6), adapted to run interact
 """
 from __future__ import annotations
 
-import contextlib
 import time
 from dataclasses import asdict, dataclass
 from typing import Sequence
@@ -92,24 +91,12 @@ def _has_noise(G) -> bool:
 
 
 def _extract_all(G, latents: torch.Tensor, layers: Sequence[str], noise: str | None, batch: int = 16) -> list[torch.Tensor]:
-    """Features of all latents, ``[N, dims_i, r_i, r_i]`` per layer, with the given noise mode.
-
-    A generator shared between threads (the GUI's ``SharedGenerator``, which has ``lock``) is
-    held for the whole call, so no render sees the temporary noise mode.
-    """
-    lock = getattr(G, "lock", None) if noise is not None else None
-    with lock if lock is not None else contextlib.nullcontext():
-        old = getattr(G, "noise_mode", None)
-        try:
-            if noise is not None and old is not None:
-                G.noise_mode = noise
-            parts: list[list[torch.Tensor]] = []
-            with torch.no_grad():
-                for s in range(0, latents.shape[0], batch):
-                    parts.append([f.detach() for f in extract_features(G, latents[s: s + batch], layers)])
-        finally:
-            if old is not None:
-                G.noise_mode = old
+    """Features of all latents, ``[N, dims_i, r_i, r_i]`` per layer, with the given noise mode
+    (None: the generator's own), passed to each call so a shared generator is never changed."""
+    parts: list[list[torch.Tensor]] = []
+    with torch.no_grad():
+        for s in range(0, latents.shape[0], batch):
+            parts.append([f.detach() for f in extract_features(G, latents[s: s + batch], layers, noise_mode=noise)])
     # channels-last: the extractors' 1x1 heads read pixels as matrix rows without a copy
     return [torch.cat([p[i] for p in parts]).contiguous(memory_format=torch.channels_last) for i in range(len(layers))]
 
