@@ -77,6 +77,25 @@ def synthesize_latents(G, state: EditState, latents: torch.Tensor) -> np.ndarray
     return np.stack([resize_frame(f, state.size) for f in frames])
 
 
+def _prime_vector_math() -> None:
+    """Call each element-wise function that PyTorch may hand to MKL's vector math (VML) once,
+    on one thread, before any frame is rendered.
+
+    VML picks its implementation lazily on the first call of each function; when that
+    first call is split across threads, a chunk now and then ran on another code path
+    and came out a last bit different (seen: the DCGAN's final tanh, in 1 of 40
+    processes, never on a later call), moving a pixel of a preset's frame.  One call
+    here, on tensors too small to be split, settles the choice for the process.
+    """
+    x32 = torch.linspace(0.1, 0.9, 64)
+    for x in (x32, x32.double()):
+        for fn in (torch.tanh, torch.exp, torch.expm1, torch.log, torch.log1p, torch.sqrt, torch.rsqrt,
+                   torch.sin, torch.cos, torch.erf, torch.sigmoid, torch.atan):
+            fn(x)
+
+
+_prime_vector_math()
+
 _ONEDNN = threading.Lock()
 _reproducible_frames = 0  # frames being rendered inside `_reproducible_cpu` right now
 _onednn_before = True
@@ -84,14 +103,15 @@ _onednn_before = True
 
 @contextlib.contextmanager
 def _reproducible_cpu():
-    """Run CPU convolutions on PyTorch's own kernels instead of oneDNN's while inside.
+    """Make CPU convolutions sum in the same order in every process while inside.
 
     oneDNN's multi-threaded convolutions can sum in a different order in another process
     (seen: 2 of 12 runs of one preset differed in the last bit, enough to move a pixel),
-    which breaks "a preset reproduces its frame bit for bit".  PyTorch's kernels gave the
-    same result in every process and at any thread count, at ~25–35 % more CPU time.
-    The switch is process-wide, so it is reference-counted across threads.  GPUs are
-    not affected.
+    which breaks "a preset reproduces its frame bit for bit".  PyTorch's own kernels are
+    used instead, at ~25–35 % more CPU time.  The switch is process-wide, so it is
+    reference-counted across threads.  (The other source, MKL's vector math choosing its
+    code path on a first multi-threaded call, is settled at import: `_prime_vector_math`.)
+    GPUs are not affected.
     """
     global _reproducible_frames, _onednn_before
     with _ONEDNN:
