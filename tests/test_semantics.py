@@ -7,6 +7,7 @@ CPU thread: the machine is shared and these small tensors gain nothing from more
 """
 from __future__ import annotations
 
+import copy
 import json
 import os
 import subprocess
@@ -27,6 +28,7 @@ from methods.semantics import (
 )
 from methods.semantics import training as training_mod
 from methods.semantics.extractors import _resize
+from methods.semantics.manipulation import frozen_parameters
 from methods.semantics.proxy import PROXY_CLASSES, PROXY_COLORS, proxy_masks
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -151,6 +153,7 @@ def test_training_reports_progress_and_can_be_cancelled(faces, train_set):
                           progress=lambda f, m: seen.append(f))
     assert seen[0] == 0.0 and seen[-1] == 1.0 and seen == sorted(seen)
     assert ext.colors[:3] == [(0, 0, 0), (230, 170, 140), (120, 70, 30)]  # default palette without colours
+    assert all(p.grad is None for p in ext.net.parameters())  # no stale gradients held by the result
     calls = iter(range(100))
     with pytest.raises(Cancelled):
         train_extractor(faces, *train_set, PROXY_CLASSES, config=TrainConfig(epochs=5), cancel=lambda: next(calls) >= 3)
@@ -356,6 +359,57 @@ def test_sie_region_weight_focuses_the_edit(faces, lse):
     assert hit(weighted) > hit(plain)
     with pytest.raises(SemanticsError, match="positive"):
         semantic_edit(faces, lse, lat0, target, config=SIEConfig(region_weight=0))
+
+
+def test_sampling_and_editing_leave_the_extractor_without_gradients(faces, lse, test_set):
+    """SCS/SIE optimise the latents only: no extractor parameter gets a ``.grad`` (none is even
+    computed: the flags are off during the loop), each keeps its own ``requires_grad`` flag, also
+    after a cancel, and the optimisation still works (bit-identical to the loop before the fix)."""
+    ext = copy.deepcopy(lse)
+    params = list(ext.net.parameters())
+    for p in params:
+        p.grad = None  # training leaves the last step's gradients on the extractor
+    params[0].requires_grad_(False)  # a mixed pattern: each flag must come back as it was
+    flags = [p.requires_grad for p in params]
+    assert any(flags) and not all(flags)
+    during: list[bool] = []
+
+    def preview(_lat: torch.Tensor, it: int) -> None:
+        if it > 0:
+            during.append(any(p.requires_grad for p in params))
+
+    target = test_set[1][0]
+    res = semantic_sample(faces, ext, target, SCSConfig(count=2, n_init=10, n_iter=50), preview=preview)
+    assert np.mean(res.agreement_after) > np.mean(res.agreement_before) + 0.2
+    lat0, _, painted = _painted(ext, faces, 30_000_003)
+    edit = semantic_edit(faces, ext, lat0, painted, config=SIEConfig(n_iter=20), preview=preview)
+    reg = edit.region[0]
+    hit = float((ext.predict(faces, edit.latents)[0][reg] == painted[reg]).float().mean())
+    assert hit > 0.4  # the painted pixels start at 0 % (57 % after 20 iterations, as before the fix)
+    assert during and not any(during)  # frozen inside the loop
+    assert all(p.grad is None for p in params)
+    assert [p.requires_grad for p in params] == flags
+    calls = iter(range(1000))
+    with pytest.raises(Cancelled):
+        semantic_sample(faces, ext, target, SCSConfig(n_iter=20), cancel=lambda: next(calls) >= 5)
+    assert [p.requires_grad for p in params] == flags and all(p.grad is None for p in params)
+
+
+def test_overlapping_freezes_of_one_extractor_restore_the_flags_at_the_last_exit():
+    net = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Linear(2, 2))
+    net[1].bias.requires_grad_(False)
+    flags = [p.requires_grad for p in net.parameters()]
+    outer = frozen_parameters(net)
+    outer.__enter__()
+    with frozen_parameters(net):  # a second job on the same extractor
+        assert not any(p.requires_grad for p in net.parameters())
+    assert not any(p.requires_grad for p in net.parameters())  # the first job still runs
+    outer.__exit__(None, None, None)
+    assert [p.requires_grad for p in net.parameters()] == flags
+    with pytest.raises(RuntimeError):
+        with frozen_parameters(net):
+            raise RuntimeError("boom")
+    assert [p.requires_grad for p in net.parameters()] == flags
 
 
 def test_scs_mixwp_and_sie_optimise_per_layer_latents_on_stylegan2():

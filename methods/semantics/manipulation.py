@@ -26,11 +26,14 @@ the paper's behaviour).
 """
 from __future__ import annotations
 
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from methods.jobs import CancelFn, ProgressFn, check_cancel, never_cancel, no_progress
 
@@ -118,6 +121,39 @@ class SemanticResult:
 
 
 # ====================================================================== helpers
+_FREEZE_LOCK = threading.Lock()
+#: id(module) -> [module, users, [(parameter, its requires_grad before the first user)]]
+_FROZEN: dict[int, list] = {}
+
+
+@contextmanager
+def frozen_parameters(module: nn.Module) -> Iterator[None]:
+    """Inside the block no parameter of ``module`` requires gradients; afterwards (also on an
+    exception or a cancel) each one gets its own previous ``requires_grad`` flag back.
+
+    Uses of the same module that overlap (a sampling and an editing job sharing the overlay's
+    extractor, or nesting) are counted: the first saves the flags, the last restores them.
+    """
+    key = id(module)
+    with _FREEZE_LOCK:
+        entry = _FROZEN.get(key)
+        if entry is None:
+            params = list(module.parameters())
+            entry = _FROZEN[key] = [module, 0, [(p, p.requires_grad) for p in params]]
+            for p in params:
+                p.requires_grad_(False)
+        entry[1] += 1
+    try:
+        yield
+    finally:
+        with _FREEZE_LOCK:
+            entry[1] -= 1
+            if entry[1] == 0:
+                del _FROZEN[key]
+                for p, flag in entry[2]:
+                    p.requires_grad_(flag)
+
+
 def _targets(target: torch.Tensor, batch: int, ext: SemanticExtractor, device) -> torch.Tensor:
     """Target ``[S, S]`` or ``[B, S, S]`` -> ``[batch, S, S]`` int64 on ``device`` (checked)."""
     t = torch.as_tensor(target)
@@ -155,28 +191,33 @@ def _optimise(
     n_iter: int, lr: float, proximity: float, prior: float, preview_every: int,
     progress: ProgressFn, cancel: CancelFn, preview: PreviewFn, what: str, classes: torch.Tensor | None,
 ) -> tuple[torch.Tensor, list[float]]:
-    """The shared Adam loop; returns the optimised variable and the loss per iteration."""
+    """The shared Adam loop; returns the optimised variable and the loss per iteration.
+
+    Only ``x`` gets gradients: the extractor's parameters are frozen for the loop (the
+    generator's always are), so nothing is computed or stored for them.
+    """
     x0 = var.detach().clone()
     x = x0.clone().requires_grad_(True)
     opt = torch.optim.Adam([x], lr=lr)
     losses: list[float] = []
-    for it in range(1, n_iter + 1):
-        check_cancel(cancel)
-        lat = to_latents(x)
-        logits = ext.logits(G, lat, classes=classes)
-        ce = _masked_ce(logits, target, weight)
-        # λ_p‖x − x0‖² + λ_n‖x − x̄‖²/n_rows, per image
-        reg = proximity * (x - x0).square().flatten(1).sum(1) + prior * (x - centre).square().flatten(1).sum(1) / rows
-        loss = (ce + reg).sum()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        losses.append(float(loss.detach()) / x.shape[0])
-        if it % max(1, preview_every) == 0 or it == n_iter:
-            with torch.no_grad():
-                agree = float(agreement(logits.argmax(1), target).mean())
-            preview(to_latents(x).detach(), it)
-            progress(it / n_iter, f"{what} iteration {it}/{n_iter}, agreement {agree:.1%}")
+    with frozen_parameters(ext.net):
+        for it in range(1, n_iter + 1):
+            check_cancel(cancel)
+            lat = to_latents(x)
+            logits = ext.logits(G, lat, classes=classes)
+            ce = _masked_ce(logits, target, weight)
+            # λ_p‖x − x0‖² + λ_n‖x − x̄‖²/n_rows, per image
+            reg = proximity * (x - x0).square().flatten(1).sum(1) + prior * (x - centre).square().flatten(1).sum(1) / rows
+            loss = (ce + reg).sum()
+            opt.zero_grad(set_to_none=True)
+            loss.backward(inputs=[x])  # x only, even if another thread turned a parameter's flag back on
+            opt.step()
+            losses.append(float(loss.detach()) / x.shape[0])
+            if it % max(1, preview_every) == 0 or it == n_iter:
+                with torch.no_grad():
+                    agree = float(agreement(logits.argmax(1), target).mean())
+                preview(to_latents(x).detach(), it)
+                progress(it / n_iter, f"{what} iteration {it}/{n_iter}, agreement {agree:.1%}")
     return x.detach(), losses
 
 

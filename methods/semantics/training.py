@@ -176,6 +176,7 @@ def train_extractor(
             last_loss = float(loss.detach())
         progress(step / total, f"epoch {epoch + 1}/{config.epochs}, loss {last_loss:.3f}")
 
+    opt.zero_grad(set_to_none=True)  # the trained extractor carries no stale gradients
     net.eval()
     with torch.no_grad():
         feats = _extract_all(G, latents, ext.layers, None)
