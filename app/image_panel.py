@@ -92,6 +92,14 @@ class ImagePanel(QWidget):
         seed_row = QHBoxLayout()
         seed_row.setSpacing(4)
         seed_row.addWidget(self.seed, 1)
+        # shown instead of a seed's image: explicit latents (a Semantics result) are the base
+        self.base_label = QLabel("sampled image")
+        self.base_label.setObjectName("muted")
+        self.base_label.setToolTip("The image is explicit latents (from the Semantics panel), not a seed's sample;\n"
+                                   "choose a seed (◀ ▶ ⚄, or type one and press Enter) to go back to seeds")
+        self.base_label.setVisible(False)
+        self._explicit = False
+        seed_row.addWidget(self.base_label)
         seed_row.addWidget(self.prev_button)
         seed_row.addWidget(self.next_button)
         seed_row.addWidget(self.random_button)
@@ -217,6 +225,8 @@ class ImagePanel(QWidget):
         grid.addLayout(view_row, 6, 1)
 
         self.seed.valueChanged.connect(self.seedEdited)
+        # Enter on the unchanged number also picks that seed while a sampled image is shown
+        self.seed.editingFinished.connect(lambda: self._explicit and self.seedEdited.emit(self.seed.value()))
         self.prev_button.clicked.connect(lambda: self.step_seed(-1))
         self.next_button.clicked.connect(lambda: self.step_seed(1))
         self.random_button.clicked.connect(lambda: self.seed.setValue(random.randrange(0, 100_000)))
@@ -373,6 +383,21 @@ class ImagePanel(QWidget):
             _quiet(self.grid_count, "setValue", grid_count)
         if self.smooth_check.isChecked() != smooth:
             _quiet(self.smooth_check, "setChecked", smooth)
+        self._sync_base(state)
+
+    def _sync_base(self, state: EditState) -> None:
+        """Explicit latents: say so beside the seed; ψ and style mixing (which act on the
+        seed's sample) are disabled until a seed is chosen."""
+        self._explicit = explicit = state.latents is not None
+        self.base_label.setVisible(explicit)
+        why = "the sampled image's latents are already truncated; choose a seed to change ψ"
+        for w in (self.psi_slider, self.psi_spin):
+            w.setEnabled(not explicit)
+            w.setToolTip(why if explicit else "Truncation ψ: 1 = none, smaller = closer to the average image")
+        self.mix_check.setEnabled(not explicit)
+        if explicit:
+            for w in (self.mix_seed, self.mix_start, self.mix_end):
+                w.setEnabled(False)
 
 
     def _sync_class_mix(self, state: EditState) -> None:

@@ -13,10 +13,12 @@ over it at the model's resolution (255 = not painted).  On the right, tabs:
 * Sample — SCS: sample N images whose layout follows the painted mask, shown as a grid;
 * Edit — SIE: edit the current image toward the repainted mask, previewed while it runs.
 
-Every generator call runs in a job or on the render thread.  `EditState` cannot hold
-explicit latents, so SCS/SIE results are not made the current image: they are shown here
-and can be saved (PNG + ``.npy`` latents); clicking one loads it into the paint view
-(paint, add to the training set by its latents, edit it further).
+Every generator call runs in a job or on the render thread.  SCS/SIE results are shown
+here and can be saved (PNG + ``.npy`` latents); clicking one loads it into the paint view
+(paint, add to the training set by its latents, edit it further); "Use as current image"
+(or a double-click on a sample) makes it the window's frame: its latents become the
+`EditState`'s explicit base (`editing.state.BaseLatents`), one undoable step rendered by
+the render worker, so the sliders, presets and exports work on it.
 """
 from __future__ import annotations
 
@@ -95,7 +97,7 @@ def swatch(color: Color, edge: int = 14) -> QIcon:
 
 def is_unedited(state: EditState, G) -> bool:
     """Whether ``state``'s image is the plain sample of its seed (a mask item may name it by seed)."""
-    return (not state.active() and state.mix_seed is None and state.class_mix is None
+    return (state.latents is None and not state.active() and state.mix_seed is None and state.class_mix is None
             and G.classes is None and state.size in (None, G.resolution))
 
 
@@ -262,6 +264,7 @@ class SemanticsDialog(QDialog):
         self.train_job = self.sample_job = self.edit_job = self.add_job = None
         self.sample_result = None  # (latents [N, L, D] cpu, frames [N, H, W, 3], labels [N, S, S], render state)
         self.edit_result = None  # the same for the one edited image
+        self.result_fingerprint: dict[str, str] = {}  # "sample"/"edit" -> weights the result was made with
         self.added = 0
         self._bridge = _Bridge()
         self._bridge.preview.connect(self._edit_preview)
@@ -463,13 +466,23 @@ class SemanticsDialog(QDialog):
         self.sample_view.setResizeMode(QListWidget.ResizeMode.Adjust)
         self.sample_view.setMovement(QListWidget.Movement.Static)
         self.sample_view.setMinimumHeight(200)
-        self.sample_view.setToolTip("Click a sample to paint on it, add it to the training set or edit it")
+        self.sample_view.setToolTip("Click a sample to paint on it, add it to the training set or edit it;\n"
+                                    "double-click it to make it the current image")
         self.sample_view.itemClicked.connect(lambda it: self.use_result("sample", self.sample_view.row(it)))
+        self.sample_view.itemDoubleClicked.connect(lambda it: self.use_as_current("sample", self.sample_view.row(it)))
+        self.sample_view.currentRowChanged.connect(lambda row: self.sample_current.setEnabled(row >= 0))
         lay.addWidget(self.sample_view, 1)
+        row = QHBoxLayout()
+        self.sample_current = QPushButton("Use as current image")
+        self.sample_current.setToolTip("Make the selected sample the window's image (undo with Ctrl+Z)")
+        self.sample_current.setEnabled(False)
+        self.sample_current.clicked.connect(lambda: self.use_as_current("sample", self.sample_view.currentRow()))
         self.sample_save = QPushButton("Save results…")
         self.sample_save.setEnabled(False)
         self.sample_save.clicked.connect(lambda: self._save_dialog("sample"))
-        lay.addWidget(self.sample_save)
+        row.addWidget(self.sample_current)
+        row.addWidget(self.sample_save)
+        lay.addLayout(row)
         return w
 
     def _build_edit_tab(self) -> QWidget:
@@ -508,10 +521,15 @@ class SemanticsDialog(QDialog):
         self.edit_use.setToolTip("Load the edited image (and its segmentation) to repaint it again or add it to the training set")
         self.edit_use.setEnabled(False)
         self.edit_use.clicked.connect(lambda: self.use_result("edit", 0))
+        self.edit_current = QPushButton("Use as current image")
+        self.edit_current.setToolTip("Make the edited image the window's image (undo with Ctrl+Z)")
+        self.edit_current.setEnabled(False)
+        self.edit_current.clicked.connect(lambda: self.use_as_current("edit", 0))
         self.edit_save = QPushButton("Export result…")
         self.edit_save.setEnabled(False)
         self.edit_save.clicked.connect(lambda: self._save_dialog("edit"))
         row.addWidget(self.edit_use)
+        row.addWidget(self.edit_current)
         row.addWidget(self.edit_save)
         lay.addLayout(row)
         return w
@@ -630,14 +648,14 @@ class SemanticsDialog(QDialog):
         self.source, self.source_state = "image", w.state
         self.source_labels = w.labels.copy() if w.labels is not None and w.shown_stamp >= w.last_stamp else None
         self.view.set_image(w.frame, self._size())
-        self.source_label.setText(f"Current image: seed {w.state.seed}" + ("" if is_unedited(w.state, w.generator) else " (edited)"))
+        self.source_label.setText(f"Current image: {w.state.describe_base()}" + ("" if is_unedited(w.state, w.generator) else " (edited)"))
         return True
 
     def use_result(self, which: str, index: int) -> bool:
         """Paint on sample ``index`` of the SCS results (``"sample"``) or on the SIE result (``"edit"``).
 
-        `EditState` cannot hold explicit latents, so a result never becomes the window's
-        image; here it can be painted, added to the training set (by its latents) and edited.
+        Here it can be painted, added to the training set (by its latents) and edited;
+        `use_as_current` makes it the window's image instead.
         """
         result = self.sample_result if which == "sample" else self.edit_result
         if result is None or not 0 <= index < len(result[0]):
@@ -647,6 +665,33 @@ class SemanticsDialog(QDialog):
         self.source_latents, self.source_labels = lat[index:index + 1].clone(), labels[index].copy()
         self.view.set_image(frames[index], self._size())
         self.source_label.setText(f"{'Sample' if which == 'sample' else 'Edit result'} {index + 1} (explicit latents)")
+        return True
+
+    def use_as_current(self, which: str, index: int) -> bool:
+        """Make sample ``index`` (``"sample"``) or the SIE result (``"edit"``) the window's current image.
+
+        Its latents ``[L, D]`` (editing space, already truncated) become the state's explicit
+        base, with the truncation, class and noise mode it was rendered with; the sliders
+        go to 0 (an SIE result already contains the edits it started from).  One undo step
+        through the window's commit; the render worker draws it (no generator call here).
+        Grid mode is left, since a grid shows seeds.
+        """
+        w = self.window_
+        result = self.sample_result if which == "sample" else self.edit_result
+        status = self.sample_status if which == "sample" else self.edit_status
+        if result is None or w.generator is None or not 0 <= index < len(result[0]):
+            return False
+        G = w.generator
+        lat, _frames, _labels, state = result
+        if self.result_fingerprint.get(which) != G.fingerprint or tuple(lat.shape[1:]) != (G.num_layers, G.latent_dim):
+            status.setText("This result was made with another model; it cannot become the current image.")
+            return False
+        if w.grid_mode:
+            w.set_grid(False)
+        w.use_latents(lat[index], truncation=state.truncation, class_index=state.class_index,
+                      class_mix=state.class_mix, noise_mode=state.noise_mode)
+        what = f"Sample {index + 1}" if which == "sample" else "The edited image"
+        w.statusBar().showMessage(f"{what} is the current image (Ctrl+Z goes back)", 8000)
         return True
 
     def use_blank(self) -> None:
@@ -803,6 +848,8 @@ class SemanticsDialog(QDialog):
             self._sample_ended()
             lat, frames, labels, before, after = out
             self.sample_result = (lat, frames, labels, state)
+            self.result_fingerprint["sample"] = G.fingerprint
+            self.sample_current.setEnabled(False)
             self.sample_view.clear()
             for i, f in enumerate(frames):
                 item = QListWidgetItem(QIcon(self._pixmap(f, THUMB)), f"{i + 1}")
@@ -869,6 +916,8 @@ class SemanticsDialog(QDialog):
             self._edit_ended()
             lat, frames, labels, before, after = out
             self.edit_result = (lat, frames, labels, state)
+            self.result_fingerprint["edit"] = G.fingerprint
+            self.edit_current.setEnabled(True)
             self._show_edit(before_frame, frames[0])
             self.edit_save.setEnabled(True)
             self.edit_use.setEnabled(True)

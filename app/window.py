@@ -36,7 +36,7 @@ from editing import preset as presets
 from editing.export import export_sweep_video, grid_image, strip_image, write_png
 from editing.preset import PresetError
 from editing.render import render_state
-from editing.state import EditState
+from editing.state import BaseLatents, EditState
 from methods.cache import discover_cached
 from methods.controls import ControlSet, ControlSetError
 from methods.registry import METHODS
@@ -211,7 +211,7 @@ class MainWindow(QMainWindow):
         self.splitter = splitter
 
         p = self.image_panel
-        p.seedEdited.connect(lambda s: self.commit(replace(self.state, seed=int(s))))
+        p.seedEdited.connect(self.set_seed)
         p.truncationEdited.connect(self._truncation_edited)
         p.truncationDragFinished.connect(self.history.seal)
         p.classEdited.connect(lambda i: self.commit(replace(self.state, class_index=int(i))))
@@ -475,6 +475,20 @@ class MainWindow(QMainWindow):
             self.commit(self.state.with_value(index, value), ("drag", index))
         else:
             self.commit(self.state.with_value(index, value), ("step", index), STEP_COALESCE_S)
+
+    def set_seed(self, seed: int) -> None:
+        """Show seed ``seed``'s image (one undo step); it replaces explicit latents (a sampled image)."""
+        self.commit(replace(self.state, seed=int(seed), latents=None))
+
+    def use_latents(self, latents, **changes) -> None:
+        """Make explicit latents ``[L, D]`` (editing space, already truncated) the current image.
+
+        One undo step through `commit`, rendered by the render worker; the sliders go back
+        to 0 (the latents are the image as shown).  ``changes``: other `EditState` fields
+        that belong to the image (its truncation, class, noise mode).
+        """
+        n = len(self.state.values)
+        self.commit(replace(self.state, latents=BaseLatents(latents), values=(0.0,) * n, **changes))
 
     def _truncation_edited(self, psi: float, dragging: bool) -> None:
         new = replace(self.state, truncation=float(psi))
@@ -1074,7 +1088,7 @@ class MainWindow(QMainWindow):
         model = Path(state.model).name if Path(state.model).suffix else state.model
         box = QMessageBox(QMessageBox.Icon.Question, "Restore the last session?",
                           f"Latent Studio did not close cleanly last time.\n"
-                          f"Restore the unsaved edit “{name}” of {model} (seed {state.seed})?",
+                          f"Restore the unsaved edit “{name}” of {model} ({state.describe_base()})?",
                           QMessageBox.StandardButton.NoButton, self)
         self.restore_button = box.addButton("Restore", QMessageBox.ButtonRole.AcceptRole)
         self.discard_button = box.addButton("Discard", QMessageBox.ButtonRole.DestructiveRole)

@@ -22,7 +22,7 @@ from editing.state import EditState
 from methods.cache import discover_cached
 from methods.controls import ControlSet, ControlSetError, validate_range
 from methods.jobs import Cancelled, MethodError, error_line
-from methods.registry import METHODS
+from methods.registry import METHODS, MethodSpec
 
 from .parser import CliError, build_parser
 from .progress import TerminalProgress
@@ -88,8 +88,9 @@ def cmd_methods(args) -> int:
 
 
 # ---------------------------------------------------------------------- discover
-def cmd_discover(args) -> int:
-    out = _check_out(args.out, (".npz",))
+def discover_config(args) -> tuple[MethodSpec, object]:
+    """The method of a parsed ``discover`` command line and its config: the options given, the
+    rest from ``--resume``'s folder or the method's own defaults (the parser's are all None)."""
     spec = METHODS[args.method]
     values = {n: getattr(args, n) for n, *_ in spec.options() if getattr(args, n, None) is not None}
     # options of other methods given by mistake
@@ -100,7 +101,13 @@ def cmd_discover(args) -> int:
     resume = getattr(args, "resume", None)
     if resume:
         values = _resume_values(args.method, own, values, resume)
-    config = spec.make_config(**values)
+    return spec, spec.make_config(**values)
+
+
+def cmd_discover(args) -> int:
+    out = _check_out(args.out, (".npz",))
+    spec, config = discover_config(args)
+    resume = getattr(args, "resume", None)
     G = models.load_generator(args.model, resolve_device(args.device))
     progress = TerminalProgress(enabled=not args.quiet)
     cs = discover_cached(G, spec, config, progress, use_cache=not args.no_cache and not resume)
@@ -155,6 +162,11 @@ def build_state(args) -> tuple[object, EditState, str, str]:
             changes[field] = getattr(args, key)
     if args.mix_layers is not None:
         changes["mix_range"] = validate_range(args.mix_layers, G.num_layers, "--mix-layers")
+    if "seed" in changes:
+        changes["latents"] = None  # a seed replaces a preset's explicit latents (as in the window)
+    elif state.latents is not None and ({"truncation", "mix_seed", "mix_range"} & changes.keys()):
+        raise CliError("the preset's image has explicit latents (already truncated, no seed to mix); "
+                       "give --seed to use --truncation or style mixing")
     state = replace(state, **changes)
     if (state.mix_seed is None) != (state.mix_range is None):
         raise CliError("style mixing needs both --mix-seed and --mix-layers")

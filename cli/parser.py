@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from typing import NoReturn
+from typing import Any, NoReturn, Sequence
 
 from methods.registry import METHODS
 
@@ -156,6 +156,43 @@ def _add_state_options(p: argparse.ArgumentParser, model_required: bool = False)
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
 
 
+def discover_options() -> dict[str, tuple[type, list[tuple[str, Any, str]]]]:
+    """Every discovery method's options, once each: name -> (type, [(method, default, help)]),
+    one entry per method that has the option, in `METHODS` order.
+
+    A shared option is parsed once for all its methods, so they must agree on its type.
+    """
+    out: dict[str, tuple[type, list[tuple[str, Any, str]]]] = {}
+    for spec in METHODS.values():
+        for name, typ, default, text in spec.options():
+            known, uses = out.setdefault(name, (typ, []))
+            if typ is not known:
+                raise TypeError(f"option {name!r} is {known.__name__} in {uses[0][0]} but {typ.__name__} in {spec.name}")
+            uses.append((spec.name, default, text))
+    return out
+
+
+def option_help(uses: Sequence[tuple[str, Any, str]]) -> str:
+    """The ``--help`` line of a discover option from its ``(method, default, help)`` uses.
+
+    Methods with the same help text share one ``[m1, m2] text (default …)`` part; when their
+    defaults differ, each method's own is listed (``defaults m1: 600; m2: 300``).  Parts with
+    different texts are joined with `` | ``.
+    """
+    groups: dict[str, list[tuple[str, Any]]] = {}
+    for method, default, text in uses:
+        groups.setdefault(text, []).append((method, default))
+    parts = []
+    for text, members in groups.items():
+        if len({repr(d) for _, d in members}) == 1:
+            defaults = f"default {members[0][1]!r}"
+        else:
+            defaults = "defaults " + "; ".join(f"{m}: {d!r}" for m, d in members)
+        names = ", ".join(m for m, _ in members)
+        parts.append(f"[{names}] {text} ({defaults})" if text else f"[{names}] ({defaults})")
+    return " | ".join(parts)
+
+
 #: modules that add command groups: each has ``register(sub) -> {command: function(args) -> int}``
 COMMAND_MODULES: list[str] = ["cli.vocab", "cli.evaluate", "cli.semantics"]
 
@@ -186,15 +223,11 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict]:
     p.add_argument("--resume", metavar="DIR", help="continue a trained method's job folder (latentclr, warped, voynov); "
                    "options not given come from the folder")
     p.add_argument("--quiet", action="store_true", help="no progress output")
-    seen: set[str] = set()
-    for spec in METHODS.values():
-        for name, typ, default, text in spec.options():
-            if name in seen:
-                continue
-            seen.add(name)
-            conv = {int: int, float: finite_float, str: str, bool: boolean}[typ]
-            p.add_argument(f"--{name.replace('_', '-')}", dest=name, type=conv, default=None,
-                           help=f"[{spec.name}] {text} (default {default!r})")
+    # default None: an option left out keeps the chosen method's own default (cmd_discover)
+    for name, (typ, uses) in discover_options().items():
+        conv = {int: int, float: finite_float, str: str, bool: boolean}[typ]
+        p.add_argument(f"--{name.replace('_', '-')}", dest=name, type=conv, default=None,
+                       help=option_help(uses).replace("%", "%%"))
 
     p = sub.add_parser("render", help="render one frame (or a grid of seeds) to PNG")
     _add_state_options(p)

@@ -9,7 +9,13 @@ bit even when the controls file it came from is gone.  Layout (version 1)::
      "noise_mode": "fixed", "mix": null | {"seed": 7, "range": [s, e]},
      "class_mix": null | {"class": 281, "weight": 0.3},
      "values": [...], "ranges": [null | [s, e], ...],
-     "controls": null | <ControlSet.to_json()>, "controls_source": "C.npz"}
+     "controls": null | <ControlSet.to_json()>, "controls_source": "C.npz",
+     "latents": null | {"dtype": "float32", "shape": [L, D], "data": "<base64>"}}
+
+``latents`` (optional; absent = null, as in presets written before it existed) holds
+an explicit base image's per-layer latents (`editing.state.BaseLatents`), base64 of the
+little-endian float32 bytes, so a sampled or semantically edited image reproduces bit
+for bit; ``seed``/``truncation``/``mix`` are still written.
 """
 from __future__ import annotations
 
@@ -18,10 +24,12 @@ import math
 from pathlib import Path
 from typing import Any
 
-from methods.controls import ControlSet, ControlSetError, validate_range
+import numpy as np
+
+from methods.controls import ControlSet, ControlSetError, array_from_json, array_to_json, validate_range
 
 from .atomic import atomic_open
-from .state import EditState
+from .state import BaseLatents, EditState
 
 FORMAT = "latent-studio.preset"
 VERSION = 1
@@ -52,6 +60,7 @@ def to_json(state: EditState, fingerprint: str = "", name: str = "", controls_so
         "ranges": [list(r) if r is not None else None for r in state.ranges],
         "controls": state.controls.to_json() if state.controls is not None else None,
         "controls_source": controls_source,
+        "latents": array_to_json(state.latents.array) if state.latents is not None else None,
     }
 
 
@@ -75,6 +84,30 @@ def _number(v: Any, what: str) -> float:
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
         raise PresetError(f"{what} must be a finite number")
     return float(v)
+
+
+def _latents(spec: Any, controls: ControlSet | None) -> BaseLatents | None:
+    """The ``latents`` field: None, or float32 ``[L, D]`` finite latents (checked against the
+    embedded controls' model when it names one; `check_against` checks the generator)."""
+    if spec is None:
+        return None
+    if not isinstance(spec, dict):
+        raise PresetError("field 'latents' must be null or an object with dtype, shape and data")
+    try:
+        arr = array_from_json(spec)
+    except ValueError:
+        raise PresetError("field 'latents' is malformed (it needs dtype, shape and base64 data of that size)") from None
+    if arr.dtype != np.float32:
+        raise PresetError(f"field 'latents' must hold float32 values, not {arr.dtype}")
+    if arr.ndim != 2 or 0 in arr.shape:
+        raise PresetError(f"field 'latents' must have shape [layers, latent size], not {list(arr.shape)}")
+    if not np.isfinite(arr).all():
+        raise PresetError("field 'latents' holds non-finite values (NaN or infinity)")
+    if controls is not None and arr.shape[1] != controls.model.latent_dim:
+        raise PresetError(f"field 'latents' has latent size {arr.shape[1]} but the controls' model has {controls.model.latent_dim}")
+    if controls is not None and controls.model.fingerprint and arr.shape[0] != controls.model.num_layers:
+        raise PresetError(f"field 'latents' has {arr.shape[0]} layers but the controls' model has {controls.model.num_layers}")
+    return BaseLatents(arr)
 
 
 def from_json(obj: Any) -> tuple[EditState, dict]:
@@ -149,7 +182,7 @@ def from_json(obj: Any) -> tuple[EditState, dict]:
     state = EditState(
         model=model["spec"], seed=seed, truncation=truncation, class_index=class_index, controls=controls,
         values=vals, ranges=rngs, size=size, noise_mode=noise, mix_seed=mix_seed, mix_range=mix_range,
-        class_mix=class_mix,
+        class_mix=class_mix, latents=_latents(obj.get("latents"), controls),
     )
     info = {"name": str(obj.get("name", "")), "fingerprint": fingerprint, "controls_source": str(obj.get("controls_source", ""))}
     return state, info
@@ -180,6 +213,10 @@ def check_against(state: EditState, G, fingerprint: str) -> None:
             state.controls.check_model(G)
         except ControlSetError as exc:
             raise PresetError(str(exc)) from None
+    if state.latents is not None and state.latents.shape != (G.num_layers, G.latent_dim):
+        raise PresetError(
+            f"field 'latents' has shape {list(state.latents.shape)} but {G.name} needs [{G.num_layers}, {G.latent_dim}]"
+        )
     for i, r in enumerate(state.ranges):
         try:
             validate_range(r, G.num_layers, f"ranges[{i}]")

@@ -1,7 +1,8 @@
 """Rendering an `EditState` to pixels: the one code path of the GUI, the CLI and the exporter.
 
-Per frame: sample the seed's latents (style-mix them), truncate, apply the controls,
-one batched ``synthesize``, and one conversion to a host ``uint8 [H, W, 3]`` array.
+Per frame: sample the seed's latents (style-mix them) and truncate — or take the state's
+explicit latents instead — then apply the controls, one batched ``synthesize``, and one
+conversion to a host ``uint8 [H, W, 3]`` array.
 """
 from __future__ import annotations
 
@@ -33,20 +34,36 @@ def resize_frame(frame: np.ndarray, size: int | None, nearest: bool = False) -> 
     return cv2.resize(frame, (size, size), interpolation=interp)
 
 
+def base_latents(G, state: EditState) -> torch.Tensor:
+    """The state's explicit latents as ``[1, num_layers, latent_dim]`` on ``G``'s device (float32).
+
+    Raises ValueError when they do not fit ``G``'s latent shape.
+    """
+    want = (int(G.num_layers), int(G.latent_dim))
+    if state.latents.shape != want:
+        raise ValueError(f"the image's explicit latents have shape {list(state.latents.shape)} but {G.name} needs {list(want)}")
+    return torch.tensor(state.latents.array, dtype=torch.float32, device=G.device)[None]
+
+
 def state_latents(G, state: EditState, seeds: Sequence[int] | None = None) -> torch.Tensor:
     """Edited per-layer latents ``[B, num_layers, latent_dim]`` for the state's seed (or ``seeds``).
 
     Order (METHODS.md §0): sample -> style mix -> truncate -> edit, so a slider step is
-    not shrunk by truncation.
+    not shrunk by truncation.  With explicit ``state.latents`` (and no ``seeds``) they
+    are the base instead of the first three steps; ``seeds`` (a grid) always samples
+    the seeds, ignoring explicit latents.
     """
-    seeds = [state.seed] if seeds is None else list(seeds)
-    lat = torch.cat([G.sample(1, s) for s in seeds])
-    if state.mix_seed is not None and state.mix_range is not None:
-        s, e = state.mix_range
-        other = G.sample(1, state.mix_seed)
-        lat = lat.clone()
-        lat[:, s:e] = other[:, s:e]
-    lat = G.truncate(lat, state.truncation)
+    if state.latents is not None and seeds is None:
+        lat = base_latents(G, state)
+    else:
+        seeds = [state.seed] if seeds is None else list(seeds)
+        lat = torch.cat([G.sample(1, s) for s in seeds])
+        if state.mix_seed is not None and state.mix_range is not None:
+            s, e = state.mix_range
+            other = G.sample(1, state.mix_seed)
+            lat = lat.clone()
+            lat[:, s:e] = other[:, s:e]
+        lat = G.truncate(lat, state.truncation)
     cs = state.controls
     if cs is not None and len(cs) and state.active():
         lat = cs.apply(lat, list(state.values), list(state.ranges))
@@ -159,7 +176,10 @@ def render_state_and_labels(G, state: EditState, extractor) -> tuple[np.ndarray,
 
 
 def render_grid(G, state: EditState, seeds: Sequence[int]) -> np.ndarray:
-    """The same edits on several seeds in one batch: ``uint8 [len(seeds), size, size, 3]``."""
+    """The same edits on several seeds in one batch: ``uint8 [len(seeds), size, size, 3]``.
+
+    The seeds are sampled even when the state has explicit latents (a grid is about seeds).
+    """
     with torch.no_grad():
         lat = state_latents(G, state, seeds)
     return synthesize_latents(G, state, lat)

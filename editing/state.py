@@ -6,10 +6,74 @@ Rendering is a pure function of it (`editing.render.render_state`).
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, replace
-from typing import Sequence
+from typing import Any, Sequence
+
+import numpy as np
 
 from methods.controls import ControlSet, LayerRange
+
+
+class BaseLatents:
+    """Explicit per-layer latents of one image, ``float32 [num_layers, latent_dim]``, as a value.
+
+    They are in the editing space (already truncated: what `G.truncate` returns, e.g.
+    the result of semantic-conditional sampling or semantic image editing), so that an
+    image no seed reproduces can be an `EditState`'s base.  The array is a read-only
+    float32 copy on the host; two instances are equal when their shapes and bytes are
+    (compared through a SHA-256 digest computed once), so states holding them stay
+    hashable and comparable (undo history, autosave's "changed?").
+    """
+
+    __slots__ = ("_array", "_digest")
+
+    def __init__(self, latents: Any):
+        """``latents``: ``[L, D]`` (or ``[1, L, D]``) numbers, a NumPy array or a tensor on any device."""
+        if hasattr(latents, "detach"):  # a torch tensor
+            latents = latents.detach().float().cpu().numpy()
+        arr = np.array(latents, dtype=np.float32, copy=True)
+        if arr.ndim == 3 and arr.shape[0] == 1:
+            arr = arr[0].copy()
+        if arr.ndim != 2 or 0 in arr.shape:
+            raise ValueError(f"explicit latents must have shape [layers, latent size], not {list(arr.shape)}")
+        if not np.isfinite(arr).all():
+            raise ValueError("explicit latents must be finite numbers")
+        arr = np.ascontiguousarray(arr)
+        arr.setflags(write=False)
+        object.__setattr__(self, "_array", arr)
+        object.__setattr__(self, "_digest", hashlib.sha256(arr.astype("<f4").tobytes()).hexdigest())
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("BaseLatents is immutable")
+
+    @property
+    def array(self) -> np.ndarray:
+        """The latents, ``float32 [num_layers, latent_dim]``, read-only."""
+        return self._array
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return tuple(self._array.shape)  # type: ignore[return-value]
+
+    @property
+    def digest(self) -> str:
+        """SHA-256 hex digest of the little-endian float32 bytes."""
+        return self._digest
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, BaseLatents):
+            return NotImplemented
+        return self.shape == other.shape and self._digest == other._digest
+
+    def __hash__(self) -> int:
+        return hash((self.shape, self._digest))
+
+    def __repr__(self) -> str:
+        return f"BaseLatents(shape={list(self.shape)}, sha256={self._digest[:12]}…)"
+
+    def __reduce__(self):  # copy/deepcopy: the array is immutable, so the same value
+        return (BaseLatents, (self._array,))
 
 
 @dataclass(frozen=True)
@@ -22,6 +86,15 @@ class EditState:
     model's resolution).  ``mix_seed``/``mix_range``: style mixing — rows of the
     second seed's latents replace the first's inside the range.  ``class_mix``:
     conditional models get ``(1 − w)·onehot(class_index) + w·onehot(second)``.
+
+    ``latents``: an explicit base image (`BaseLatents`, ``[num_layers, latent_dim]`` in
+    the editing space, already truncated).  When set, it *replaces* "sample the seed,
+    style-mix, truncate": ``seed``, ``mix_seed``/``mix_range`` are kept but ignored for
+    the base, and ``truncation`` only still reaches ``synthesize`` (BigGAN picks its
+    batch-norm statistics by it, so it stays the value the latents were made at).  The
+    controls are applied to the latents as usual.  A grid of seeds ignores them (the
+    grid is about seeds).  The GUI clears them when a seed is chosen and does not
+    offer a truncation change while they are set.
     """
 
     model: str
@@ -36,6 +109,11 @@ class EditState:
     mix_seed: int | None = None
     mix_range: LayerRange | None = None
     class_mix: tuple[int, float] | None = None  # (second class, its weight in [0, 1])
+    latents: BaseLatents | None = None  # explicit base image instead of the seed's sample
+
+    def describe_base(self) -> str:
+        """``"seed 7"``, or ``"sampled image"`` when the base is explicit latents."""
+        return "sampled image" if self.latents is not None else f"seed {self.seed}"
 
     def with_controls(self, controls: ControlSet | None) -> "EditState":
         """Attach a ControlSet, resetting every slider to 0 and every range to the default."""

@@ -39,6 +39,28 @@ class ControlSetError(ValueError):
     """A ControlSet file or argument is invalid; the message is one sentence for the user."""
 
 
+def array_to_json(a: np.ndarray) -> dict:
+    """A numeric array as JSON, losslessly: ``{"dtype", "shape", "data": base64 of its little-endian bytes}``."""
+    le = a.dtype.newbyteorder("<")
+    return {"dtype": str(le), "shape": list(a.shape),
+            "data": base64.b64encode(np.ascontiguousarray(a.astype(le)).tobytes()).decode("ascii")}
+
+
+def array_from_json(spec: Any) -> np.ndarray:
+    """The array `array_to_json` wrote (a writable copy); ValueError when ``spec`` is malformed."""
+    try:
+        dtype = np.dtype(spec["dtype"])
+        if dtype.kind not in "fiu" or dtype.hasobject:
+            raise TypeError
+        shape = [int(s) for s in spec["shape"]]
+        if any(s < 0 for s in shape):
+            raise ValueError
+        raw = base64.b64decode(spec["data"], validate=True)
+        return np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
+    except (KeyError, TypeError, ValueError, OverflowError, base64.binascii.Error):
+        raise ValueError("malformed array: it needs a numeric dtype, a shape and base64 data of that size") from None
+
+
 @dataclass(frozen=True)
 class ModelRef:
     """Which generator a ControlSet belongs to.
@@ -370,10 +392,7 @@ class ControlSet:
         """A JSON-able dict holding everything (arrays as base64 little-endian), for presets."""
         return {
             "meta": self._meta(),
-            "arrays": {
-                k: {"dtype": str(a.dtype.newbyteorder("<")), "shape": list(a.shape), "data": base64.b64encode(np.ascontiguousarray(a.astype(a.dtype.newbyteorder("<"))).tobytes()).decode("ascii")}
-                for k, a in self._arrays().items()
-            },
+            "arrays": {k: array_to_json(a) for k, a in self._arrays().items()},
         }
 
     @classmethod
@@ -383,12 +402,8 @@ class ControlSet:
         arrays = {}
         for k, spec in obj["arrays"].items():
             try:
-                dtype = np.dtype(spec["dtype"])
-                if dtype.kind not in "fiu" or dtype.hasobject:
-                    raise TypeError
-                raw = base64.b64decode(spec["data"], validate=True)
-                arrays[k] = np.frombuffer(raw, dtype=dtype).reshape([int(s) for s in spec["shape"]]).copy()
-            except (KeyError, TypeError, ValueError, base64.binascii.Error):
+                arrays[k] = array_from_json(spec)
+            except ValueError:
                 raise ControlSetError(f"{where}: controls array {k!r} is malformed") from None
         return cls._from_parts(obj["meta"], arrays, where)
 

@@ -14,8 +14,11 @@ if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
 # keep the tests away from the user's (make_window gives each test its own).
 os.environ.setdefault("LATENT_STUDIO_DATA", os.path.join(os.environ.get("TMPDIR", "/tmp"), f"latent-studio-test-data-{os.getpid()}"))
 
+import threading
+
 import numpy as np
 import pytest
+import torch
 
 import models
 from editing.render import render_state
@@ -124,3 +127,53 @@ def direct_render(window, state: EditState) -> np.ndarray:
     G = window.generator
     with G.lock:
         return render_state(G.unwrapped, state)
+
+
+# ---------------------------------------------------------------------- semantics panel
+_EXT: dict = {}
+
+
+@pytest.fixture
+def tiny_extractor(generator):  # noqa: F811  (the fixture above)
+    """An LSE trained in a second from the proxy masks of 3 samples."""
+    from methods.semantics import TrainConfig, train_extractor
+    from methods.semantics.proxy import PROXY_CLASSES, PROXY_COLORS, proxy_masks
+
+    if "ext" not in _EXT:
+        lat = torch.cat([generator.sample(1, s) for s in (1, 2, 3)])
+        masks = torch.from_numpy(proxy_masks(generator, lat)).long()
+        _EXT["ext"] = train_extractor(generator, lat, masks, PROXY_CLASSES, PROXY_COLORS,
+                                      TrainConfig(epochs=3, steps_per_epoch=2))
+    return _EXT["ext"]
+
+
+def spy_threads(w) -> list:
+    """Record the thread of every generator forward (synthesize/features) of the window's model."""
+    threads: list = []
+    net = w.generator.unwrapped
+    for name in ("synthesize", "features"):
+        original = getattr(net, name)
+
+        def spy(*a, _orig=original, **k):
+            threads.append(threading.current_thread())
+            return _orig(*a, **k)
+
+        setattr(net, name, spy)
+    return threads
+
+
+def sample_painted_blob(qtbot, window, count: int = 2):
+    """Open the window's Semantics dialog, paint class 1 as a blob on a blank mask and run a
+    tiny semantic-conditional sampling job for ``count`` images; returns the dialog."""
+    from methods.semantics import SCSConfig
+
+    dlg = window.open_semantics_dialog()
+    S = window.generator.resolution
+    dlg.use_blank()
+    dlg.view.set_mask(np.zeros((S, S), np.uint8))
+    dlg.view.current, dlg.view.brush = 1, 12
+    dlg.view.stroke([(S // 2, S // 2)])
+    dlg.sample(SCSConfig(count=count, n_init=2, n_iter=3))
+    wait_jobs(qtbot, window)
+    assert dlg.sample_result is not None, dlg.sample_status.text()
+    return dlg

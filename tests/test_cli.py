@@ -37,6 +37,88 @@ def test_models_and_methods_are_listed():
     assert r.returncode == 0 and "ganspace" in r.stdout and "--samples" in r.stdout
 
 
+def _discover_help_lines(monkeypatch) -> dict[str, str]:
+    """``main.py discover --help``, one unwrapped line per option: ``{"--name": help}``."""
+    monkeypatch.setenv("COLUMNS", "2000")  # argparse wraps at the terminal width
+    r = cli("discover", "--help")
+    assert r.returncode == 0, r.stderr
+    lines: dict[str, str] = {}
+    option = None
+    for line in r.stdout.split("options:", 1)[1].splitlines():
+        words = line.split()
+        if words and words[0].startswith("-"):  # a new option; its help may start on the next line
+            option = words[0]
+            lines[option] = " ".join(words)
+        elif words and option is not None:
+            lines[option] += " " + " ".join(words)
+    return lines
+
+
+def test_discover_help_of_a_shared_option_names_each_method_with_its_own_default(monkeypatch):
+    from methods.registry import METHODS
+
+    lines = _discover_help_lines(monkeypatch)
+    assert "[latentclr, warped, voynov] training iterations N (defaults latentclr: 600; warped: 300; voynov: 300)" \
+        in lines["--iterations"]
+    comp = lines["--components"]
+    assert "[ganspace] number of components C kept (default 40)" in comp
+    assert "[sefa] number of eigenvectors kept (default 40)" in comp
+    assert "[latentclr] number of directions K (default 16)" in comp and "[voynov]" in comp and "[warped]" in comp
+    assert "[lsd, latentclr] Adam learning rate (defaults lsd: 0.01; latentclr: 0.001)" in lines["--lr"]
+    uses: dict[str, list[tuple[str, object]]] = {}
+    for spec in METHODS.values():
+        for name, _, default, _ in spec.options():
+            uses.setdefault(name, []).append((spec.name, default))
+    shared = {n: u for n, u in uses.items() if len(u) > 1}
+    assert {"components", "iterations", "batch", "layer", "seed", "truncation"} <= set(shared)
+    for name, methods in shared.items():
+        parts = lines[f"--{name.replace('_', '-')}"].split(" | ")
+        for method, default in methods:
+            # the part of the help naming this method gives its own default
+            (part,) = [p for p in parts if method in p[p.index("[") + 1: p.index("]")].split(", ")]
+            assert f"{method}: {default!r}" in part or f"(default {default!r})" in part, (name, method, part)
+
+
+def test_discover_options_left_out_take_the_chosen_methods_own_defaults():
+    from cli.commands import discover_config
+    from cli.parser import CliError, build_parser
+    from methods.registry import METHODS
+
+    parser, _ = build_parser()
+    base = ["discover", "--model", "dcgan-faces", "--out", "c.npz", "--method"]
+    for name, spec in METHODS.items():
+        got, config = discover_config(parser.parse_args([*base, name]))
+        assert got is spec and config == spec.config(), name
+    # the shared --iterations: each trained method keeps its own default, a given value reaches any of them
+    assert discover_config(parser.parse_args([*base, "latentclr"]))[1].iterations == 600
+    assert discover_config(parser.parse_args([*base, "voynov"]))[1].iterations == 300
+    assert discover_config(parser.parse_args([*base, "voynov", "--iterations", "7"]))[1].iterations == 7
+    assert discover_config(parser.parse_args([*base, "sefa", "--components", "5"]))[1].components == 5
+    with pytest.raises(CliError, match="--samples is not an option of latentclr"):
+        discover_config(parser.parse_args([*base, "latentclr", "--samples", "5"]))
+
+
+def test_methods_sharing_an_option_must_agree_on_its_type(monkeypatch):
+    from dataclasses import dataclass
+
+    from cli import parser as parser_mod
+    from methods.registry import MethodSpec
+
+    @dataclass(frozen=True)
+    class A:
+        steps: int = 3
+
+    @dataclass(frozen=True)
+    class B:
+        steps: float = 0.5
+
+    assert parser_mod.discover_options()["iterations"][0] is int  # the real registry agrees
+    fake = {"a": MethodSpec("a", "", A, {}, print), "b": MethodSpec("b", "", B, {}, print)}
+    monkeypatch.setattr(parser_mod, "METHODS", fake)
+    with pytest.raises(TypeError, match="'steps' is int in a but float in b"):
+        parser_mod.discover_options()
+
+
 def test_render_with_preset_reproduces_the_same_png(controls, tmp_path):
     first, preset, second = tmp_path / "a.png", tmp_path / "p.json", tmp_path / "b.png"
     r = cli("render", "--model", "dcgan-faces", "--seed", "5", "--truncation", "0.9", "--controls", str(controls),

@@ -116,3 +116,22 @@ def test_restoring_a_session_of_another_model_opens_that_model_first(qtbot, make
     assert (w.state.mix_seed, w.state.mix_range, w.state.noise_mode, w.state.values) == (8, (4, G.num_layers), "zero", (1.5, 0.0))
     assert w.image_panel.mix_check.isChecked() and w.image_panel.noise_box.currentText() == "zero"
     np.testing.assert_array_equal(wait_frame(qtbot, w), direct_render(w, w.state))
+
+
+def test_a_sampled_image_is_autosaved_and_restored_with_its_latents(qtbot, make_window, small_controls, generator):  # noqa: F811
+    from editing.state import BaseLatents
+
+    lat = BaseLatents(generator.truncate(generator.sample(1, 31), 0.7)[0] + 0.25)  # no seed gives these
+    edited = EditState(model=generator.name, seed=3, truncation=0.7, latents=lat).with_controls(small_controls).with_value(0, 1.5)
+    _path().parent.mkdir(parents=True, exist_ok=True)
+    autosave.write(_path(), edited, generator.fingerprint, "sampled", "", None)
+    w = make_window(controls=small_controls)
+    assert w.restore_box is not None and "sampled image" in w.restore_box.text()
+    w.restore_button.click()
+    qtbot.waitUntil(lambda: w.state.latents is not None)
+    assert w.state.latents == lat and w.state.values[0] == 1.5
+    np.testing.assert_array_equal(wait_frame(qtbot, w), direct_render(w, w.state))
+    w.set_value(0, 0.5)
+    assert w.autosave_now()
+    again, _info = autosave.read(_path())
+    assert again.latents == lat and again.values[0] == 0.5

@@ -5,43 +5,23 @@ import threading
 from dataclasses import replace
 
 import numpy as np
-import pytest
 import torch
-from gui_helpers import cache_dir, generator, make_window, small_controls, wait_frame, wait_jobs  # noqa: F401
+from gui_helpers import (  # noqa: F401  (fixtures)
+    cache_dir,
+    generator,
+    make_window,
+    sample_painted_blob,
+    small_controls,
+    spy_threads,
+    tiny_extractor,
+    wait_frame,
+    wait_jobs,
+)
 from PyQt6.QtCore import QPoint, Qt
 
 from editing.render import state_latents
-from methods.semantics import IGNORE, SCSConfig, SIEConfig, TrainConfig, read_mask_folder, train_extractor
+from methods.semantics import IGNORE, SIEConfig, read_mask_folder
 from methods.semantics.proxy import PROXY_CLASSES, PROXY_COLORS, proxy_masks
-
-_EXT: dict = {}
-
-
-@pytest.fixture
-def tiny_extractor(generator):  # noqa: F811
-    """An LSE trained in a second from the proxy masks of 3 samples."""
-    if "ext" not in _EXT:
-        lat = torch.cat([generator.sample(1, s) for s in (1, 2, 3)])
-        masks = torch.from_numpy(proxy_masks(generator, lat)).long()
-        _EXT["ext"] = train_extractor(generator, lat, masks, PROXY_CLASSES, PROXY_COLORS,
-                                      TrainConfig(epochs=3, steps_per_epoch=2))
-    return _EXT["ext"]
-
-
-def spy_threads(w) -> list:
-    """Record the thread of every generator forward (synthesize/features) of the window's model."""
-    threads: list = []
-    net = w.generator.unwrapped
-    for name in ("synthesize", "features"):
-        original = getattr(net, name)
-
-        def spy(*a, _orig=original, **k):
-            threads.append(threading.current_thread())
-            return _orig(*a, **k)
-
-        setattr(net, name, spy)
-    return threads
-
 
 def expected_labels(G, ext, state) -> np.ndarray:
     """``ext.predict`` of the state's latents on the tests' own copy of the model (not the window's)."""
@@ -173,20 +153,13 @@ def test_sample_and_edit_jobs_run_off_the_gui_thread(qtbot, make_window, small_c
     w.set_extractor(tiny_extractor)
     wait_frame(qtbot, w)
     threads = spy_threads(w)
-    dlg = w.open_semantics_dialog()
+    dlg = sample_painted_blob(qtbot, w)
     S = w.generator.resolution
-    dlg.use_blank()
-    dlg.view.set_mask(np.zeros((S, S), np.uint8))
-    dlg.view.current, dlg.view.brush = 1, 12
-    dlg.view.stroke([(S // 2, S // 2)])
-    dlg.sample(SCSConfig(count=2, n_init=2, n_iter=3))
-    wait_jobs(qtbot, w)
-    assert dlg.sample_result is not None, dlg.sample_status.text()
     lat, frames, labels, _state = dlg.sample_result
     assert lat.shape[0] == 2 and frames.shape[0] == 2 and labels.shape == (2, S, S) and dlg.sample_view.count() == 2
     assert len(dlg.save_results("sample", tmp_path / "out")) == 2
     assert (tmp_path / "out" / "sample_001_latents.npy").is_file()
-    # a sample can't become the window's image (EditState holds no latents) but can be painted and saved
+    # clicking a sample paints on it (test_gui_semantics_current_image: making it the window's image)
     dlg.sample_view.itemClicked.emit(dlg.sample_view.item(1))
     assert dlg.source == "result" and np.array_equal(dlg.view.base, frames[1])
     assert dlg.start_from_prediction() and np.array_equal(dlg.view.mask, labels[1])

@@ -1,7 +1,6 @@
 """EditState rendering and presets: the same frame from the same recipe, bit for bit."""
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 
 import numpy as np
@@ -11,6 +10,7 @@ from editing import preset as presets
 from editing.preset import PresetError
 from editing.render import render_grid, render_state, state_latents
 from editing.state import EditState
+from preset_helpers import expect_preset_error
 
 
 @pytest.fixture
@@ -82,13 +82,7 @@ def test_preset_from_other_weights_is_refused(faces, state, tmp_path):
     ids=["version", "seed", "nan", "values-count", "value-type", "range", "noise", "array", "model"],
 )
 def test_invalid_presets_name_the_bad_field(faces, state, tmp_path, mutate, message):
-    path = tmp_path / "p.json"
-    presets.save(path, state, faces.fingerprint)
-    data = json.loads(path.read_text())
-    mutate(data)
-    path.write_text(json.dumps(data))
-    with pytest.raises(PresetError, match=message):
-        presets.load(path)
+    expect_preset_error(faces, state, tmp_path, mutate, message)
 
 
 def test_preset_that_is_not_json_is_a_clear_error(tmp_path):

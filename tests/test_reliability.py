@@ -118,7 +118,7 @@ JSON_VALUES = st.recursive(
 
 @FUZZ
 @given(key=st.sampled_from(["seed", "truncation", "class_index", "size", "noise_mode", "mix", "values", "ranges",
-                            "controls", "model", "version", "format"]), value=JSON_VALUES)
+                            "controls", "model", "version", "format", "latents"]), value=JSON_VALUES)
 def test_preset_fields_of_any_json_type_are_validated(tmp_path, key, value):
     data = json.loads(_preset_bytes(tmp_path))
     data[key] = value
