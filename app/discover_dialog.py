@@ -26,6 +26,7 @@ from PyQt6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QPushButton,
     QScrollArea,
     QSpinBox,
     QToolButton,
@@ -286,7 +287,10 @@ class DiscoverDialog(QDialog):
         default_layer: str = "",
         model_name: str = "",
         parent: QWidget | None = None,
+        paper: dict[str, Any] | None = None,
     ):
+        """``paper``: the method's published settings for this model (`methods.paper_settings`),
+        offered by a "Paper settings" button beside "Quick settings" (the defaults)."""
         super().__init__(parent)
         self.spec: MethodSpec = METHODS[method]
         self.setWindowTitle(f"Discover controls — {method}")
@@ -300,6 +304,9 @@ class DiscoverDialog(QDialog):
         lay.addWidget(scrolled(self.form, len(self.fields)), 1 if len(self.fields) > 10 else 0)
         if isinstance(self.fields.get("job_dir", (None,))[0], FolderField):
             self.fields["job_dir"][0].set_suggestion(lambda: new_job_dir(method, model_name))
+        self.paper = dict(paper or {})
+        if self.paper:
+            lay.addLayout(self._settings_buttons())
         self.use_cache = QCheckBox("Reuse a cached result for the same model and settings")
         self.use_cache.setChecked(True)
         if "job_dir" in self.fields:
@@ -312,6 +319,32 @@ class DiscoverDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         lay.addWidget(buttons)
+
+    def _settings_buttons(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        quick = QPushButton("Quick settings")
+        quick.setObjectName("quickSettings")
+        quick.setToolTip("The defaults: scaled down to finish in minutes on a CPU")
+        quick.clicked.connect(self.use_quick_settings)
+        paper = QPushButton("Paper settings")
+        paper.setObjectName("paperSettings")
+        iters = self.paper.get("iterations")
+        paper.setToolTip("The original paper's settings for this model's family"
+                         + (f" ({iters:,} iterations: hours on a GPU)" if iters else ""))
+        paper.clicked.connect(self.use_paper_settings)
+        row.addWidget(quick)
+        row.addWidget(paper)
+        row.addStretch(1)
+        return row
+
+    def use_paper_settings(self) -> None:
+        """Fill the fields the paper fixes with its values for this model."""
+        self.form.set_values(**{k: v for k, v in self.paper.items() if k in self.fields})
+
+    def use_quick_settings(self) -> None:
+        """Put the fields the paper fixes back to the method's (CPU-sized) defaults."""
+        defaults = {name: default for name, _typ, default, _help in self.spec.options()}
+        self.form.set_values(**{k: defaults[k] for k in self.paper if k in self.fields})
 
     def set_values(self, **values: Any) -> None:
         """Fill fields (tests, and re-running with the last settings)."""

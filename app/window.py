@@ -39,6 +39,7 @@ from editing.render import render_state
 from editing.state import BaseLatents, EditState
 from methods.cache import discover_cached
 from methods.controls import ControlSet, ControlSetError
+from methods.paper_settings import PAPER_METHODS, paper_settings
 from methods.registry import METHODS
 
 from . import autosave
@@ -969,7 +970,8 @@ class MainWindow(QMainWindow):
         if self.generator is None:
             return
         G = self.generator
-        dlg = DiscoverDialog(method, G.layer_names(), G.default_pca_layer, G.name, self)
+        paper = paper_settings(method, G) if method in PAPER_METHODS else None
+        dlg = DiscoverDialog(method, G.layer_names(), G.default_pca_layer, G.name, self, paper=paper)
         if not dlg.exec():
             return
         try:

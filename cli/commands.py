@@ -22,6 +22,7 @@ from editing.state import EditState
 from methods.cache import discover_cached
 from methods.controls import ControlSet, ControlSetError, validate_range
 from methods.jobs import Cancelled, MethodError, error_line
+from methods.paper_settings import PAPER_METHODS, paper_settings
 from methods.registry import METHODS, MethodSpec
 
 from .parser import CliError, build_parser
@@ -88,9 +89,10 @@ def cmd_methods(args) -> int:
 
 
 # ---------------------------------------------------------------------- discover
-def discover_config(args) -> tuple[MethodSpec, object]:
+def discover_config(args, G=None) -> tuple[MethodSpec, object]:
     """The method of a parsed ``discover`` command line and its config: the options given, the
-    rest from ``--resume``'s folder or the method's own defaults (the parser's are all None)."""
+    rest from ``--resume``'s folder, from the paper's settings for ``G`` (``--settings paper``,
+    once the model is loaded) or the method's own defaults (the parser's are all None)."""
     spec = METHODS[args.method]
     values = {n: getattr(args, n) for n, *_ in spec.options() if getattr(args, n, None) is not None}
     # options of other methods given by mistake
@@ -99,6 +101,14 @@ def discover_config(args) -> tuple[MethodSpec, object]:
     if stray:
         raise CliError(f"--{stray[0].replace('_', '-')} is not an option of {args.method}")
     resume = getattr(args, "resume", None)
+    if getattr(args, "settings", "quick") == "paper":
+        if args.method not in PAPER_METHODS:
+            raise CliError(f"--settings paper: {args.method} has no published settings here; "
+                           f"they exist for {', '.join(PAPER_METHODS)}")
+        if resume:
+            raise CliError("--settings paper cannot be combined with --resume: the job folder holds the run's settings")
+        if G is not None:
+            values = {**paper_settings(args.method, G), **values}
     if resume:
         values = _resume_values(args.method, own, values, resume)
     return spec, spec.make_config(**values)
@@ -106,9 +116,11 @@ def discover_config(args) -> tuple[MethodSpec, object]:
 
 def cmd_discover(args) -> int:
     out = _check_out(args.out, (".npz",))
-    spec, config = discover_config(args)
+    spec, config = discover_config(args)  # bad options fail before the model loads
     resume = getattr(args, "resume", None)
     G = models.load_generator(args.model, resolve_device(args.device))
+    if getattr(args, "settings", "quick") == "paper":
+        spec, config = discover_config(args, G)
     progress = TerminalProgress(enabled=not args.quiet)
     cs = discover_cached(G, spec, config, progress, use_cache=not args.no_cache and not resume)
     progress.finish()

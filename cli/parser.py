@@ -222,6 +222,9 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict]:
     p.add_argument("--no-cache", action="store_true", help="recompute even if a cached result exists")
     p.add_argument("--resume", metavar="DIR", help="continue a trained method's job folder (latentclr, warped, voynov); "
                    "options not given come from the folder")
+    p.add_argument("--settings", choices=("quick", "paper"), default="quick",
+                   help="quick (default): each method's CPU-sized defaults; paper: the original paper's settings "
+                   "for the model's family (latentclr, warped, voynov; hours on a GPU); options given still win")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     # default None: an option left out keeps the chosen method's own default (cmd_discover)
     for name, (typ, uses) in discover_options().items():

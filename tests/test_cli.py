@@ -98,6 +98,34 @@ def test_discover_options_left_out_take_the_chosen_methods_own_defaults():
         discover_config(parser.parse_args([*base, "latentclr", "--samples", "5"]))
 
 
+def test_settings_paper_fills_the_papers_values_for_the_model_and_given_options_win(faces):
+    from cli.commands import discover_config
+    from cli.parser import CliError, build_parser
+    from methods.paper_settings import paper_settings
+
+    parser, _ = build_parser()
+    base = ["discover", "--model", "dcgan-faces", "--out", "c.npz", "--settings", "paper", "--method"]
+    _, config = discover_config(parser.parse_args([*base, "warped"]), faces)
+    assert (config.components, config.dipoles, config.batch, config.iterations) == (64, 128, 128, 120_000)
+    _, config = discover_config(parser.parse_args([*base, "latentclr", "--iterations", "50"]), faces)
+    assert config.iterations == 50 and config.components == paper_settings("latentclr", faces)["components"]
+    with pytest.raises(CliError, match="ganspace has no published settings"):
+        discover_config(parser.parse_args([*base, "ganspace"]))
+    with pytest.raises(CliError, match="cannot be combined with --resume"):
+        discover_config(parser.parse_args([*base, "voynov", "--resume", "somewhere"]))
+
+
+def test_discover_at_paper_settings_runs_from_the_command_line(tmp_path):
+    out = tmp_path / "v.npz"
+    r = cli("discover", "--model", "dcgan-faces", "--method", "voynov", "--settings", "paper",
+                "--iterations", "2", "--batch", "4", "--no-cache", "--quiet", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    summary = json.loads(r.stdout)
+    assert summary["controls"] == 100  # K = dim z, the paper's choice
+    bad = cli("discover", "--model", "dcgan-faces", "--method", "sefa", "--settings", "paper", "--out", str(out))
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+
+
 def test_methods_sharing_an_option_must_agree_on_its_type(monkeypatch):
     from dataclasses import dataclass
 

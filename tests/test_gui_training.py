@@ -6,7 +6,7 @@ import threading
 import pytest
 import torch
 from gui_helpers import cache_dir, generator, make_window, small_controls, wait_jobs  # noqa: F401  (fixtures)
-from PyQt6.QtWidgets import QCheckBox, QComboBox, QLineEdit, QSpinBox, QTableWidget
+from PyQt6.QtWidgets import QCheckBox, QComboBox, QLineEdit, QPushButton, QSpinBox, QTableWidget
 
 from app.discover_dialog import DiscoverDialog, FloatSpinBox, FolderField
 from app.training_view import EvalOptionsDialog, TrainingPlot
@@ -91,6 +91,30 @@ def test_reconstructor_methods_choose_from_the_reconstructors(qtbot, generator, 
     dlg.set_values(reconstructor="resnet")
     assert dlg.config().reconstructor == "resnet"
     assert dlg.config() == METHODS[method].make_config(reconstructor="resnet")
+
+
+@pytest.mark.parametrize("method", ["latentclr", "voynov", "warped"])
+def test_paper_settings_button_fills_the_papers_values_and_quick_settings_restore_defaults(
+    qtbot, generator, method  # noqa: F811
+):
+    from methods.paper_settings import paper_settings
+
+    paper = paper_settings(method, generator)
+    dlg = DiscoverDialog(method, generator.layer_names(), generator.default_pca_layer, "dcgan-faces", paper=paper)
+    qtbot.addWidget(dlg)
+    button = dlg.findChild(QPushButton, "paperSettings")
+    assert "iterations" in button.toolTip()
+    button.click()
+    assert dlg.config() == METHODS[method].make_config(**paper)
+    dlg.set_values(seed=5)  # a field the paper does not fix is left alone by both buttons
+    dlg.findChild(QPushButton, "quickSettings").click()
+    assert dlg.config() == METHODS[method].make_config(seed=5)
+
+
+def test_methods_without_paper_settings_show_no_settings_buttons(qtbot, generator):  # noqa: F811
+    dlg = DiscoverDialog("ganspace", generator.layer_names(), generator.default_pca_layer, "dcgan-faces")
+    qtbot.addWidget(dlg)
+    assert dlg.findChild(QPushButton, "paperSettings") is None
 
 
 def test_the_plot_takes_points_from_progress_messages_and_redraws_throttled(qtbot):
