@@ -25,7 +25,7 @@ from methods.jobs import Cancelled, MethodError, error_line
 from methods.paper_settings import PAPER_METHODS, paper_settings
 from methods.registry import METHODS, MethodSpec
 
-from .parser import CliError, build_parser
+from .parser import CliError, build_parser, out_file
 from .progress import TerminalProgress
 
 USER_ERRORS = (models.LoadError, ControlSetError, PresetError, ExportError, MethodError, CliError)
@@ -43,17 +43,6 @@ def resolve_device(name: str) -> torch.device:
     if dev.type not in ("cpu", "cuda"):
         raise CliError(f"device {name} is not supported (use cpu or cuda)")
     return dev
-
-
-def _check_out(path: str, suffixes: tuple[str, ...]) -> Path:
-    out = Path(path)
-    if out.suffix.lower() not in suffixes:
-        raise CliError(f"--out {path}: expected a {' or '.join(suffixes)} file")
-    if not out.parent.exists() and str(out.parent):
-        raise CliError(f"--out {path}: folder {out.parent} does not exist")
-    if out.is_dir():
-        raise CliError(f"--out {path} is a folder")
-    return out
 
 
 # ---------------------------------------------------------------------- listing
@@ -115,7 +104,7 @@ def discover_config(args, G=None) -> tuple[MethodSpec, object]:
 
 
 def cmd_discover(args) -> int:
-    out = _check_out(args.out, (".npz",))
+    out = out_file(args.out, (".npz",))
     spec, config = discover_config(args)  # bad options fail before the model loads
     resume = getattr(args, "resume", None)
     G = models.load_generator(args.model, resolve_device(args.device))
@@ -204,9 +193,9 @@ def build_state(args) -> tuple[object, EditState, str, str]:
 
 
 def cmd_render(args) -> int:
-    out = _check_out(args.out, (".png",))
+    out = out_file(args.out, (".png",))
     if args.save_preset:
-        _check_out(args.save_preset, (".json",))
+        out_file(args.save_preset, (".json",), "--save-preset")
     G, state, fp, source = build_state(args)
     if args.grid:
         cols = math.ceil(math.sqrt(args.grid))
@@ -220,7 +209,7 @@ def cmd_render(args) -> int:
 
 
 def cmd_export(args) -> int:
-    out = _check_out(args.out, (".mp4", ".png"))
+    out = out_file(args.out, (".mp4", ".png"))
     G, state, _fp, _src = build_state(args)
     a, b = args.sweep
     progress = TerminalProgress(enabled=not args.quiet)

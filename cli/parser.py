@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from pathlib import Path
 from typing import Any, NoReturn, Sequence
 
 from methods.registry import METHODS
@@ -19,6 +20,19 @@ class OneLineParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         sys.stderr.write(f"{self.prog}: error: {message} (see --help)\n")
         sys.exit(2)
+
+
+def out_file(path: str, suffixes: tuple[str, ...], what: str = "--out") -> Path:
+    """The file option ``what`` may write: its suffix is one of ``suffixes``, its folder exists,
+    and it is not itself a folder; `CliError` (one sentence) otherwise."""
+    out = Path(path)
+    if out.suffix.lower() not in suffixes:
+        raise CliError(f"{what} {path}: expected a {' or '.join(suffixes)} file")
+    if str(out.parent) and not out.parent.is_dir():
+        raise CliError(f"{what} {path}: folder {out.parent} does not exist")
+    if out.is_dir():
+        raise CliError(f"{what} {path} is a folder")
+    return out
 
 
 def _pair(text: str, sep: str, what: str) -> tuple[int, str]:

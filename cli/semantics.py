@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .parser import CliError, OneLineParser, finite_float, nonneg_int, positive_float, positive_int
+from .parser import CliError, OneLineParser, finite_float, nonneg_int, out_file, positive_float, positive_int
 
 
 def register(sub) -> dict:
@@ -106,17 +106,6 @@ def _progress(args):
     return TerminalProgress(enabled=not args.quiet)
 
 
-def _out_file(path: str, suffixes: tuple[str, ...], what: str = "--out") -> Path:
-    out = Path(path)
-    if out.suffix.lower() not in suffixes:
-        raise CliError(f"{what} {path}: expected a {' or '.join(suffixes)} file")
-    if str(out.parent) and not out.parent.is_dir():
-        raise CliError(f"{what} {path}: folder {out.parent} does not exist")
-    if out.is_dir():
-        raise CliError(f"{what} {path} is a folder")
-    return out
-
-
 def _out_folder(path: str) -> Path:
     out = Path(path)
     if str(out.parent) and not out.parent.is_dir():
@@ -148,7 +137,7 @@ def _target(args, G, ext) -> torch.Tensor:
 def cmd_train(args) -> int:
     from methods.semantics import TrainConfig, read_mask_folder, train_extractor
 
-    out = _out_file(args.out, (".pt",))
+    out = out_file(args.out, (".pt",))
     folder = read_mask_folder(args.masks)
     if not folder.items:
         raise CliError(f"{args.masks} lists no masks")
@@ -248,8 +237,8 @@ def cmd_edit(args) -> int:
     from editing.render import to_uint8
     from methods.semantics import SIEConfig, semantic_edit
 
-    out = _out_file(args.out, (".png",))
-    save = _out_file(args.save_latents, (".npy",), "--save-latents") if args.save_latents else None
+    out = out_file(args.out, (".png",))
+    save = out_file(args.save_latents, (".npy",), "--save-latents") if args.save_latents else None
     if args.latents and args.truncation is not None:
         raise CliError("--truncation applies to --seed; latents are used as they are")
     ext = _extractor(args)

@@ -21,7 +21,7 @@ from methods.annotations import AnnotationStore, default_db_path, read_published
 from methods.controls import ControlSet
 from methods.vocab import DistillConfig, distill_store, search_words
 
-from .parser import CliError, finite_float, nonneg_int, positive_int
+from .parser import CliError, finite_float, nonneg_int, out_file, positive_int
 from .progress import TerminalProgress
 
 
@@ -37,17 +37,6 @@ def _default_annotator() -> str:
         return getpass.getuser() or "anonymous"
     except (OSError, KeyError):
         return "anonymous"
-
-
-def _out(path: str, suffix: str) -> Path:
-    out = Path(path)
-    if out.suffix.lower() != suffix:
-        raise CliError(f"--out {path}: expected a {suffix} file")
-    if str(out.parent) and not out.parent.is_dir():
-        raise CliError(f"--out {path}: folder {out.parent} does not exist")
-    if out.is_dir():
-        raise CliError(f"--out {path} is a folder")
-    return out
 
 
 def _store(args, create: bool) -> AnnotationStore:
@@ -73,7 +62,7 @@ def cmd_annotate(args) -> int:
 
 
 def cmd_distill(args) -> int:
-    out = _out(args.out, ".npz")
+    out = out_file(args.out, (".npz",))
     config = DistillConfig(lam=args.lam, min_count=args.min_count, folds=args.folds, alpha=args.alpha or 0.0)
     progress = TerminalProgress(enabled=not args.quiet)
     with _store(args, create=False) as store:
@@ -106,7 +95,7 @@ def cmd_import(args) -> int:
 
 
 def cmd_export(args) -> int:
-    out = _out(args.out, ".csv")
+    out = out_file(args.out, (".csv",))
     with _store(args, create=False) as store:
         n = store.export_csv(out)
     print(json.dumps({"out": str(out), "annotations": n}))

@@ -190,6 +190,7 @@ def test_export_to_png_writes_a_strip_of_several_controls(controls, tmp_path):
         (["render", "--model", "dcgan-faces", "--set", "0=abc", "--out", "{tmp}/x.png"], "not a number"),
         (["render", "--model", "dcgan-faces", "--out", "{tmp}/x.jpg"], "expected a .png"),
         (["render", "--model", "dcgan-faces", "--out", "{tmp}/no/such/folder/x.png"], "does not exist"),
+        (["render", "--model", "dcgan-faces", "--save-preset", "{tmp}/p.txt", "--out", "{tmp}/x.png"], "--save-preset"),
         (["render", "--preset", "{tmp}/bad.json", "--out", "{tmp}/x.png"], "not valid JSON"),
         (["render", "--model", "dcgan-faces", "--class", "3", "--out", "{tmp}/x.png"], "not class-conditional"),
         (["render", "--model", "dcgan-faces", "--device", "tpu", "--out", "{tmp}/x.png"], "device"),
@@ -199,7 +200,7 @@ def test_export_to_png_writes_a_strip_of_several_controls(controls, tmp_path):
         (["export", "--model", "dcgan-faces", "--controls", "{controls}", "--control", "0,1", "--out", "{tmp}/v.mp4"], "sweeps one control"),
         (["render", "--model", "{bad_model}", "--out", "{tmp}/x.png"], "not a readable PyTorch checkpoint"),
     ],
-    ids=["model", "controls-missing", "set-index", "layer-range", "set-value", "out-suffix", "out-folder", "preset",
+    ids=["model", "controls-missing", "set-index", "layer-range", "set-value", "out-suffix", "out-folder", "preset-suffix", "preset",
          "class", "device", "layer", "method", "export-suffix", "video-controls", "corrupt-checkpoint"],
 )
 def test_bad_input_is_one_line_exit_2_without_traceback_or_output(controls, tmp_path, args, message):
