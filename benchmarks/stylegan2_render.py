@@ -84,7 +84,6 @@ def time_size(size: int, device: str, frames: int, fast: bool = True) -> dict:
         frame = G.fast_frames(latents)  # builds it: calibration (CUDA), weight copies
         build_s = time.perf_counter() - t0
         fms, fms_min = _median_ms(lambda: G.fast_frames(latents), frames)
-        frame = G.fast_frames(latents)
         info = G.fast_info
         out["fast"] = {
             "ms_per_frame": fms,

@@ -84,7 +84,7 @@ def _prepare(mod: ModulatedConv2d, row: int, resolution: int, device: torch.devi
     A = (lin.weight.detach().float() * (lin.scale * mod.scale)).to(device)
     b = (lin.bias.detach().float() * (lin.lr_mul * mod.scale)).to(device)
     w = mod.weight.detach()[0].float()  # [out, in, k, k]
-    wsq = w.square().sum(dim=(2, 3)).to(device) if mod.demodulate else None
+    wsq = mod.wsq.detach().float().to(device) if mod.demodulate else None  # the module's derived Σ_k W²
     if mod.upsample:
         w = w.transpose(0, 1)  # conv_transpose2d wants [in, out, k, k]
     w = w.to(device, dtype)
