@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from editing import preset as presets
-from editing.atomic import atomic_open
+from models.atomic import atomic_open
 from editing.state import EditState
 from methods.annotations import data_dir
 

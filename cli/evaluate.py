@@ -50,7 +50,7 @@ def register(sub) -> dict:
 
 def cmd_evaluate(args) -> int:
     import models
-    from editing.atomic import atomic_open
+    from models.atomic import atomic_open
 
     from .commands import resolve_device
 

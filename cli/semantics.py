@@ -232,7 +232,7 @@ def _umask() -> int:
 
 
 def cmd_edit(args) -> int:
-    from editing.atomic import atomic_path
+    from models.atomic import atomic_path
     from editing.export import write_png
     from editing.render import to_uint8
     from methods.semantics import SIEConfig, semantic_edit

@@ -13,7 +13,7 @@ import numpy as np
 
 from methods.jobs import CancelFn, ProgressFn, check_cancel, never_cancel, no_progress
 
-from .atomic import atomic_path
+from models.atomic import atomic_path
 from .render import render_grid, state_latents, synthesize_latents, tile
 from .state import EditState
 

@@ -28,7 +28,7 @@ import numpy as np
 
 from methods.controls import ControlSet, ControlSetError, array_from_json, array_to_json, validate_range
 
-from .atomic import atomic_open
+from models.atomic import atomic_open
 from .state import BaseLatents, EditState
 
 FORMAT = "latent-studio.preset"

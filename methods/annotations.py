@@ -489,7 +489,7 @@ class AnnotationStore:
 
         Vectors are written as space-separated float32 values (``%.9g``, exact on re-import).
         """
-        from editing.atomic import atomic_open
+        from models.atomic import atomic_open
 
         rows = self.db.execute(
             "SELECT s.key, s.name, s.method, s.model_name, s.model_family, s.fingerprint, s.latent_dim, s.num_layers, "

@@ -362,7 +362,7 @@ class ControlSet:
 
     def save(self, path: str | Path) -> None:
         """Write ``path`` (``.npz``) atomically: a temporary file beside it, then a rename."""
-        from editing.atomic import atomic_open
+        from models.atomic import atomic_open
 
         arrays = self._arrays()
         arrays["meta.json"] = np.frombuffer(json.dumps(self._meta()).encode("utf-8"), dtype=np.uint8)

@@ -233,7 +233,7 @@ class TrainLoop:
         """Write ``checkpoint.pt`` then ``job.json`` atomically into the job folder (no-op without one)."""
         if self.job_dir is None:
             return
-        from editing.atomic import atomic_open, atomic_path
+        from models.atomic import atomic_open, atomic_path
 
         self.job_dir.mkdir(parents=True, exist_ok=True)
         meta = self._meta(done)

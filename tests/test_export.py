@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
-from editing.atomic import atomic_open
+from models.atomic import atomic_open
 from editing.export import ExportError, export_sweep_video, read_png, strip_image, sweep_values, write_png
 from editing.state import EditState
 from methods.jobs import Cancelled

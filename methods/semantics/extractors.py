@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from editing.atomic import atomic_path
+from models.atomic import atomic_path
 
 from .common import SemanticsError, check_classes, check_colors, default_colors, model_identity
 

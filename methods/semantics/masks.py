@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 import torch
 
-from editing.atomic import atomic_open, atomic_path
+from models.atomic import atomic_open, atomic_path
 
 from .common import IGNORE, SemanticsError, check_classes, check_colors, default_colors
 

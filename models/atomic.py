@@ -1,4 +1,7 @@
-"""Write files so that a crash or a kill never leaves a half-written file in place."""
+"""Write files so that a crash or a kill never leaves a half-written file in place.
+
+The lowest layer holds this module because every layer writes files: methods (controls,
+job checkpoints, annotation exports), editing (presets, exports) and the app (autosave)."""
 from __future__ import annotations
 
 import contextlib
