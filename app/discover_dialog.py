@@ -36,6 +36,7 @@ from PyQt6.QtWidgets import (
 
 from methods import latentclr
 from methods.annotations import data_dir
+from methods.pca import ESTIMATORS
 from methods.reconstructor import RECONSTRUCTORS
 from methods.registry import METHODS, MethodSpec
 
@@ -46,6 +47,7 @@ FLOAT_MAX = 1e15
 CHOICES: dict[str, tuple[str, ...]] = {
     "direction_model": tuple(latentclr.DIRECTION_MODELS),
     "reconstructor": tuple(RECONSTRUCTORS),
+    "estimator": ESTIMATORS,
 }
 
 #: options that name a folder

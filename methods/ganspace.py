@@ -13,6 +13,19 @@ METHODS.md §1.  Two cases, chosen by the layer:
 
 Everything runs in torch on the generator's device in batches, so memory is bounded
 whatever the sample count, with progress and cancellation.
+
+The PCA estimator is chosen explicitly (``estimator``, `methods.pca.choose_estimator`)
+and the ControlSet's stats say which ran and why:
+
+* ``exact-covariance`` — float64 covariance accumulated by chunks, then ``eigh``: for
+  narrow layers (W, gen_z of small models) and, on a GPU, up to 16 384 wide;
+* ``exact-svd`` — SVD of the centred samples when N ≤ 2 000.  The original is exact
+  there too: its incremental PCA fits one chunk of max(B, 2000, 3C) rows;
+* ``incremental`` — otherwise.  We differ from the original here: it feeds 2 000-row
+  chunks to scikit-learn's IncrementalPCA keeping C components; we keep
+  max(2C + 8, 128) components in chunks of twice that, which holds every top-20
+  component within 1−|cos| ≤ 1e-4 of exact on dcgan-faces block1 and is more accurate
+  than the original at large N (top-20 overlap 0.99999 against 0.99988 at N = 10 000).
 """
 from __future__ import annotations
 
@@ -23,11 +36,7 @@ import torch
 
 from .controls import ControlSet, LinearControl, ModelRef
 from .jobs import CancelFn, MethodError, ProgressFn, check_cancel, never_cancel, no_progress
-from .pca import CovariancePCA, IncrementalPCA
-
-#: widths up to this use the exact covariance estimator (cost N·D², memory D² float64);
-#: wider activation layers use incremental PCA (cost ≈ N·(C + chunk)·D)
-COVARIANCE_MAX_DIM = 1024
+from .pca import CovariancePCA, choose_estimator
 
 
 @dataclass(frozen=True)
@@ -43,6 +52,7 @@ class GANSpaceConfig:
     stdev_samples: int = 5_000  # fresh samples for σ_i in case A
     class_index: int = -1  # class-conditional models: the class the components are for (-1: the model's default)
     truncation: float = 1.0  # samples are truncated with this psi before the decomposition
+    estimator: str = "auto"  # auto | exact | incremental (methods.pca.choose_estimator)
 
 
 HELP = {
@@ -55,6 +65,7 @@ HELP = {
     "stdev_samples": "fresh samples for each component's σ in latent mode",
     "class_index": "class-conditional models: the class the components are computed for (-1: the model's default)",
     "truncation": "truncation psi of the samples (1 = none)",
+    "estimator": "PCA estimator: auto (exact where cheap: narrow layers, N ≤ 2000, wide layers on a GPU), exact, or incremental",
 }
 
 
@@ -101,36 +112,30 @@ def discover(
         return f.reshape(n, -1).float(), lat[:, 0]
 
     # --- pass 1: PCA of the chosen layer (and the random-direction baseline) ---------
-    use_cov = act_dim <= COVARIANCE_MAX_DIM
-    # Incremental PCA keeps 2C + 8 components internally: truncating at C after every
-    # chunk would bias the last kept components; chunks of a few times that are cheapest.
-    kept = min(act_dim, 2 * C + 8)
-    est = CovariancePCA(act_dim, C, dev) if use_cov else IncrementalPCA(act_dim, kept, dev)
-    chunk_rows = max(config.batch, 4 * kept)
+    try:
+        choice = choose_estimator(config.estimator, N, act_dim, C, dev)
+    except ValueError as exc:
+        raise MethodError(str(exc)) from None
+    est = choice.make(act_dim, dev)
+    # Chunks of exactly chunk_rows rows whatever the batch, so results do not depend on it.
+    chunk_rows = choice.chunk_rows or config.batch
     rand_gen = torch.Generator().manual_seed(config.seed)
     rand_dirs = torch.randn(C, act_dim, generator=rand_gen).to(dev)
     rand_dirs = rand_dirs / rand_dirs.norm(dim=1, keepdim=True)
     rsum = torch.zeros(C, dtype=torch.float64, device=dev)
     rsq = torch.zeros(C, dtype=torch.float64, device=dev)
-    pending: list[torch.Tensor] = []
-    pending_rows = 0
+    pending: torch.Tensor | None = None
     for start, n in _batches(N, config.batch):
         check_cancel(cancel)
         x, _ = feats(config.seed + start, n)
         p = (x @ rand_dirs.T).double()
         rsum += p.sum(0)
         rsq += (p**2).sum(0)
-        if use_cov:
-            est.partial_fit(x)
-        else:
-            pending.append(x)
-            pending_rows += n
-            if pending_rows >= chunk_rows or start + n >= N:
-                est.partial_fit(torch.cat(pending))
-                pending, pending_rows = [], 0
-        progress(0.6 * (start + n) / N, f"PCA of {layer}: {start + n}/{N} samples")
-    if pending:
-        est.partial_fit(torch.cat(pending))
+        pending = x if pending is None else torch.cat([pending, x])
+        while pending is not None and (pending.shape[0] >= chunk_rows or start + n >= N):
+            est.partial_fit(pending[:chunk_rows])
+            pending = pending[chunk_rows:] if pending.shape[0] > chunk_rows else None
+        progress(0.6 * (start + n) / N, f"PCA of {layer} ({choice.name}): {start + n}/{N} samples")
     pca = est.result().top(C)
     random_stdevs = torch.sqrt((rsq / N - (rsum / N) ** 2).clamp_min(0) * N / (N - 1))
     act_stdev = pca.variances.sqrt()
@@ -181,7 +186,7 @@ def discover(
     }
     stats = {
         "layer": layer,
-        "estimator": "covariance" if use_cov else "ipca",
+        **choice.provenance(),
         "explained_variance": float(var_ratio.sum()),
         "top_stdev_over_random": float(act_stdev[0] / random_stdevs.mean()),
         "components_above_random": int((act_stdev > random_stdevs.max()).sum()),

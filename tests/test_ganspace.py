@@ -1,6 +1,8 @@
 """GANSpace (METHODS.md §1) on the real face model and on a generator whose answer is known."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -9,6 +11,7 @@ from torch import nn
 from methods.cache import cache_path, discover_cached
 from methods.ganspace import GANSpaceConfig, discover
 from methods.jobs import Cancelled, MethodError
+from methods.pca import choose_estimator
 from methods.registry import METHODS
 from models.base import Generator
 
@@ -62,7 +65,7 @@ def test_activation_components_transfer_to_the_latent_directions_that_cause_them
 def test_latent_mode_is_pca_of_the_latents(toy):
     G, _V, _S = toy
     cs = discover(G, GANSpaceConfig(layer="latent", samples=3000, components=3, stdev_samples=3000))
-    assert cs.stats["layer"] == "latent" and cs.stats["estimator"] == "covariance"
+    assert cs.stats["layer"] == "latent" and cs.stats["estimator"] == "exact-covariance"
     d = cs.directions()
     np.testing.assert_allclose(d @ d.T, np.eye(3), atol=1e-5)  # PCA components are orthonormal
     np.testing.assert_allclose(cs.scales(), 1.0, atol=0.1)  # isotropic z
@@ -111,3 +114,47 @@ def test_results_are_cached_by_the_settings_that_produced_them(faces, tmp_path, 
     assert messages == ["loaded from cache"]
     np.testing.assert_array_equal(again.directions(), first.directions())
     assert cache_path(faces, spec, GANSpaceConfig(samples=401, components=3)) != cache_path(faces, spec, cfg)
+
+
+def test_the_estimator_that_ran_is_in_the_provenance_and_incremental_agrees_with_exact(toy):
+    G, _V, _S = toy
+    cfg = GANSpaceConfig(samples=3000, components=4, regression_samples=2000, batch=300)
+    exact = discover(G, cfg)
+    assert exact.stats["estimator"] == "exact-covariance" and "width 40" in exact.stats["estimator_reason"]
+    inc = discover(G, replace(cfg, estimator="incremental"))
+    assert inc.stats["estimator"] == "incremental" and inc.stats["ipca_components_kept"] == 40
+    cos = np.abs(np.sum(inc.extras["act_comp"] * exact.extras["act_comp"], axis=1))
+    assert 1 - cos.min() < 1e-6
+
+
+def test_incremental_results_do_not_depend_on_the_batch_size(toy):
+    G, _V, _S = toy
+    cfg = GANSpaceConfig(samples=1000, components=3, regression_samples=500, estimator="incremental", batch=70)
+    a, b = discover(G, cfg), discover(G, replace(cfg, batch=333))
+    np.testing.assert_allclose(a.extras["act_comp"], b.extras["act_comp"], atol=1e-6)
+
+
+def test_asking_for_an_unknown_estimator_is_a_clear_error(toy):
+    with pytest.raises(MethodError, match="estimator must be one of auto, exact, incremental"):
+        discover(toy[0], GANSpaceConfig(samples=100, components=2, estimator="fbpca"))
+
+
+@pytest.mark.slow
+def test_incremental_pca_of_face_block1_keeps_every_top20_component_within_1e_4_of_exact(faces):
+    """dcgan-faces block1: D = 8192, N = 2000, C = 40 (exact is computable here: it is what auto runs)."""
+    N, C = 2000, 40
+    with torch.no_grad():
+        x = torch.cat([faces.features(faces.sample(250, 1 + s), ["block1"])["block1"].reshape(250, -1) for s in range(0, N, 250)])
+    D = x.shape[1]
+    assert choose_estimator("auto", N, D, C, "cpu").name == "exact-svd"
+    exact = choose_estimator("exact", N, D, C, "cpu").make(D, "cpu")
+    exact.partial_fit(x)
+    ref = exact.result()
+    choice = choose_estimator("incremental", N, D, C, "cpu")
+    inc = choice.make(D, "cpu")
+    for i in range(0, N, choice.chunk_rows):
+        inc.partial_fit(x[i : i + choice.chunk_rows])
+    got = inc.result().top(C)
+    one_minus_cos = 1 - (got.components[:20].double() * ref.components[:20].double()).sum(1).abs()
+    assert one_minus_cos.max() <= 1e-4, f"worst top-20 component is {one_minus_cos.max():.2e} from exact"
+    np.testing.assert_allclose(got.variances[:20].numpy(), ref.variances[:20].numpy(), rtol=2e-3)

@@ -6,7 +6,7 @@ import pytest
 import torch
 from sklearn.decomposition import PCA
 
-from methods.pca import CovariancePCA, IncrementalPCA
+from methods.pca import CovariancePCA, ExactPCA, IncrementalPCA, choose_estimator
 
 
 def _data(n=1200, d=300, seed=0):
@@ -16,7 +16,7 @@ def _data(n=1200, d=300, seed=0):
     return (rng.standard_normal((n, d)) * scales) @ basis.T + rng.standard_normal(d)
 
 
-@pytest.mark.parametrize("estimator, chunk", [(CovariancePCA, 100), (IncrementalPCA, 100), (IncrementalPCA, 700)])
+@pytest.mark.parametrize("estimator, chunk", [(CovariancePCA, 100), (ExactPCA, 100), (IncrementalPCA, 100), (IncrementalPCA, 700)])
 def test_leading_components_match_sklearn(estimator, chunk):
     x = _data()
     ref = PCA(10).fit(x)
@@ -40,3 +40,37 @@ def test_components_are_orthonormal_with_deterministic_signs():
     v = est.result().components.double()
     torch.testing.assert_close(v @ v.T, torch.eye(8, dtype=torch.float64), atol=1e-5, rtol=0)
     assert torch.all(v[torch.arange(8), v.abs().argmax(1)] > 0)
+
+
+@pytest.mark.parametrize("n, d", [(60, 300), (400, 50)])
+def test_exact_pca_is_the_svd_of_the_centred_data_both_wide_and_tall(n, d):
+    x = _data(n, d, seed=3)
+    est = ExactPCA(d, 5)
+    est.BLOCK = 64  # several column/row blocks of the float64 centring
+    for i in range(0, n, 37):
+        est.partial_fit(torch.tensor(x[i : i + 37], dtype=torch.float32))
+    res = est.result()
+    x32 = x.astype(np.float32).astype(np.float64)
+    xc = x32 - x32.mean(0)
+    _u, s, vt = np.linalg.svd(xc, full_matrices=False)
+    cos = np.abs(np.sum(res.components.double().numpy() * vt[:5], axis=1))
+    assert 1 - cos.max() < 1e-6 and 1 - cos.min() < 1e-6
+    np.testing.assert_allclose(res.variances.numpy(), s[:5] ** 2 / (n - 1), rtol=1e-9)
+    np.testing.assert_allclose(res.total_variance, (xc**2).sum() / (n - 1), rtol=1e-9)
+
+
+def test_estimator_choice_is_exact_where_cheap_and_says_why():
+    w = choose_estimator("auto", 1_000_000, 512, 40, "cpu")
+    assert w.name == "exact-covariance" and "512" in w.reason
+    small_n = choose_estimator("auto", 2000, 8192, 40, "cpu")
+    assert small_n.name == "exact-svd"
+    big = choose_estimator("auto", 20_000, 8192, 40, "cpu")
+    assert big.name == "incremental" and big.kept == 128 and big.chunk_rows == 256
+    assert big.provenance()["ipca_components_kept"] == 128
+    assert choose_estimator("auto", 20_000, 8192, 40, "cuda").name == "exact-covariance"
+    assert choose_estimator("incremental", 100, 20, 4, "cpu").name == "incremental"
+    assert choose_estimator("exact", 20_000, 8192, 40, "cpu").name == "exact-covariance"
+    with pytest.raises(ValueError, match="needs .* GiB"):
+        choose_estimator("exact", 10**6, 10**5, 40, "cpu")
+    with pytest.raises(ValueError, match="estimator must be one of"):
+        choose_estimator("fbpca", 100, 20, 4, "cpu")

@@ -73,7 +73,7 @@ def test_sefa_on_the_face_dcgan_changes_the_image(faces):
 
 def test_ganspace_defaults_to_pca_of_w_for_stylegan2(sg2):
     cs = ganspace(sg2, GANSpaceConfig(samples=2000, components=8, stdev_samples=1000))
-    assert cs.stats["layer"] == "latent" and cs.stats["estimator"] == "covariance"
+    assert cs.stats["layer"] == "latent" and cs.stats["estimator"] == "exact-covariance"
     w = sg2.map(sg2.sample_z(2000, 50_000))[:, 0].double()
     proj = (w - w.mean(0)) @ torch.tensor(cs.directions(), dtype=torch.float64).T
     np.testing.assert_allclose(proj.std(0).numpy(), cs.scales(), rtol=0.1)  # σ_i: stdev of w·v_i
