@@ -208,7 +208,7 @@ def option_help(uses: Sequence[tuple[str, Any, str]]) -> str:
 
 
 #: modules that add command groups: each has ``register(sub) -> {command: function(args) -> int}``
-COMMAND_MODULES: list[str] = ["cli.vocab", "cli.evaluate", "cli.semantics"]
+COMMAND_MODULES: list[str] = ["cli.vocab", "cli.evaluate", "cli.semantics", "cli.project"]
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict]:
