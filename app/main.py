@@ -81,5 +81,5 @@ def run_gui(argv: list[str] | None = None) -> int:
     install_excepthook(window)
     window.show()
     if args.preset:
-        window.load_preset(args.preset)
+        window.presets.load_preset(args.preset)
     return app.exec()

@@ -312,20 +312,20 @@ class SemanticsDialog(QDialog):
         lay.addWidget(self.extractor_label)
         row = QHBoxLayout()
         load = QPushButton("Load extractor…")
-        load.clicked.connect(self.window_.load_extractor_dialog)
+        load.clicked.connect(self.window_.semantics.load_extractor_dialog)
         self.save_button = QPushButton("Save extractor…")
-        self.save_button.clicked.connect(self.window_.save_extractor_dialog)
+        self.save_button.clicked.connect(self.window_.semantics.save_extractor_dialog)
         row.addWidget(load)
         row.addWidget(self.save_button)
         lay.addLayout(row)
         self.overlay_check = QCheckBox("Show segmentation overlay")
-        self.overlay_check.toggled.connect(lambda on: self.window_.set_overlay(on))
+        self.overlay_check.toggled.connect(lambda on: self.window_.semantics.set_overlay(on))
         lay.addWidget(self.overlay_check)
         op = QHBoxLayout()
         op.addWidget(QLabel("Opacity"))
         self.opacity = QSlider(Qt.Orientation.Horizontal)
         self.opacity.setRange(0, 100)
-        self.opacity.valueChanged.connect(lambda v: self.window_.set_overlay(alpha=v / 100))
+        self.opacity.valueChanged.connect(lambda v: self.window_.semantics.set_overlay(alpha=v / 100))
         op.addWidget(self.opacity, 1)
         lay.addLayout(op)
         lay.addWidget(QLabel("Legend"))
@@ -537,7 +537,7 @@ class SemanticsDialog(QDialog):
     # ================================================================== window events
     def extractor_changed(self) -> None:
         """The window's extractor changed: legend, palette (its classes) and buttons follow."""
-        ext = self.window_.extractor
+        ext = self.window_.semantics.extractor
         self.legend.clear()
         if ext is None:
             self.extractor_label.setText("No extractor. Load one, or paint masks and train one.")
@@ -556,11 +556,11 @@ class SemanticsDialog(QDialog):
 
     def sync_overlay(self) -> None:
         w = self.window_
-        for widget, value in ((self.overlay_check, w.overlay_on), (self.opacity, int(round(w.overlay_alpha * 100)))):
+        for widget, value in ((self.overlay_check, w.semantics.overlay_on), (self.opacity, int(round(w.semantics.overlay_alpha * 100)))):
             widget.blockSignals(True)
             widget.setChecked(value) if isinstance(widget, QCheckBox) else widget.setValue(value)
             widget.blockSignals(False)
-        self.overlay_check.setEnabled(w.extractor is not None)
+        self.overlay_check.setEnabled(w.semantics.extractor is not None)
 
     def frame_changed(self) -> None:
         """A new frame is on the canvas (nothing to do: the paint view keeps its snapshot)."""
@@ -646,7 +646,7 @@ class SemanticsDialog(QDialog):
             self.paint_status.setText("There is no single current image (leave grid mode).")
             return False
         self.source, self.source_state = "image", w.state
-        self.source_labels = w.labels.copy() if w.labels is not None and w.shown_stamp >= w.last_stamp else None
+        self.source_labels = w.semantics.labels.copy() if w.semantics.labels is not None and w.shown_stamp >= w.last_stamp else None
         self.view.set_image(w.frame, self._size())
         self.source_label.setText(f"Current image: {w.state.describe_base()}" + ("" if is_unedited(w.state, w.generator) else " (edited)"))
         return True
@@ -702,7 +702,7 @@ class SemanticsDialog(QDialog):
     def start_from_prediction(self) -> bool:
         """Fill the mask with the overlay's class map of the current image (one undo step)."""
         w = self.window_
-        if w.extractor is None:
+        if w.semantics.extractor is None:
             self.paint_status.setText("Load or train an extractor first.")
             return False
         if self.source == "result":
@@ -711,8 +711,8 @@ class SemanticsDialog(QDialog):
         if self.source != "image" or self.source_state is not w.state:
             if not self.use_current_image():
                 return False
-        if self.source_labels is None and w.labels is not None and w.shown_stamp >= w.last_stamp:
-            self.source_labels = w.labels.copy()  # the overlay was off (or loaded) when the image was taken
+        if self.source_labels is None and w.semantics.labels is not None and w.shown_stamp >= w.last_stamp:
+            self.source_labels = w.semantics.labels.copy()  # the overlay was off (or loaded) when the image was taken
         if self.source_labels is None:
             self.paint_status.setText("The segmentation of this image is not ready yet; try again in a moment.")
             return False
@@ -798,7 +798,7 @@ class SemanticsDialog(QDialog):
         def done(ext) -> None:
             self._train_ended()
             self.train_status.setText(f"Trained {cfg.kind.upper()} on {folder.name}" + (f"; saved {out}" if out else ""))
-            w.set_extractor(ext)
+            w.semantics.set_extractor(ext)
 
         def failed(msg: str) -> None:
             self._train_ended()
@@ -824,7 +824,7 @@ class SemanticsDialog(QDialog):
     def sample(self, config: SCSConfig | None = None):
         """SCS in a job: ``count`` images following the painted layout, shown as a grid."""
         w = self.window_
-        G, ext = w.generator, w.extractor
+        G, ext = w.generator, w.semantics.extractor
         if G is None or ext is None:
             self.sample_status.setText("Load or train an extractor first.")
             return None
@@ -873,14 +873,14 @@ class SemanticsDialog(QDialog):
 
     def _sample_ended(self) -> None:
         self.sample_job = None
-        self.sample_button.setEnabled(self.window_.extractor is not None)
+        self.sample_button.setEnabled(self.window_.semantics.extractor is not None)
         self.sample_cancel.setEnabled(False)
 
     # ================================================================== edit (SIE)
     def edit(self, config: SIEConfig | None = None):
         """SIE in a job: edit the painted image toward the mask; previews while it runs."""
         w = self.window_
-        G, ext = w.generator, w.extractor
+        G, ext = w.generator, w.semantics.extractor
         if G is None or ext is None:
             self.edit_status.setText("Load or train an extractor first.")
             return None
@@ -948,7 +948,7 @@ class SemanticsDialog(QDialog):
 
     def _edit_ended(self) -> None:
         self.edit_job = None
-        self.edit_button.setEnabled(self.window_.extractor is not None)
+        self.edit_button.setEnabled(self.window_.semantics.extractor is not None)
         self.edit_cancel.setEnabled(False)
 
     # ================================================================== results

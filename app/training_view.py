@@ -383,7 +383,7 @@ class TrainingTools:
         else:
             config = spec.make_config(**values)
         self._pending_history = list(meta.get("history", []))
-        return w.run_discovery(method, config, use_cache=False)
+        return w.discovery.run_discovery(method, config, use_cache=False)
 
     # -------------------------------------------------------------- evaluation
     def evaluate_dialog(self) -> None:

@@ -379,7 +379,7 @@ class VocabularyDialog(QDialog):
         w = self.window_
         if self.words is None:
             return False
-        if w.state.controls is not self.words and not w.attach_controls(self.words, source="vocabulary"):
+        if w.state.controls is not self.words and not w.discovery.attach_controls(self.words, source="vocabulary"):
             return False
         row = w.control_panel.row(index)
         w.control_panel.filter.setText(self.words[index].name)

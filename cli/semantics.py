@@ -179,7 +179,7 @@ def cmd_eval(args) -> int:
 
 # ---------------------------------------------------------------------- sample / edit
 def cmd_sample(args) -> int:
-    from editing.render import to_uint8
+    from models.frames import to_uint8
     from methods.semantics import MaskFolder, MaskItem, SCSConfig, semantic_sample, write_mask_folder
 
     out = _out_folder(args.out)
@@ -234,7 +234,7 @@ def _umask() -> int:
 def cmd_edit(args) -> int:
     from models.atomic import atomic_path
     from editing.export import write_png
-    from editing.render import to_uint8
+    from models.frames import to_uint8
     from methods.semantics import SIEConfig, semantic_edit
 
     out = out_file(args.out, (".png",))

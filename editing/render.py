@@ -14,13 +14,9 @@ import cv2
 import numpy as np
 import torch
 
+from models.frames import to_uint8
+
 from .state import EditState
-
-
-def to_uint8(images: torch.Tensor) -> np.ndarray:
-    """Images ``[B, 3, H, W]`` in [-1, 1] -> ``uint8 [B, H, W, 3]`` RGB on the host."""
-    x = ((images.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-    return x.permute(0, 2, 3, 1).contiguous().cpu().numpy()
 
 
 def resize_frame(frame: np.ndarray, size: int | None, nearest: bool = False) -> np.ndarray:

@@ -198,7 +198,7 @@ class FastRenderer:
             return skip.contiguous()
 
     def _uint8(self, latents: torch.Tensor, noise_mode: str) -> torch.Tensor:
-        """``uint8 [B, R, R, 3]`` on the device, by `editing.render.to_uint8`'s formula."""
+        """``uint8 [B, R, R, 3]`` on the device, by `models.frames.to_uint8`'s formula."""
         img = self.images(latents, noise_mode)
         return ((img.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).contiguous()
 

@@ -167,7 +167,7 @@ def sample_painted_blob(qtbot, window, count: int = 2):
     tiny semantic-conditional sampling job for ``count`` images; returns the dialog."""
     from methods.semantics import SCSConfig
 
-    dlg = window.open_semantics_dialog()
+    dlg = window.semantics.open_semantics_dialog()
     S = window.generator.resolution
     dlg.use_blank()
     dlg.view.set_mask(np.zeros((S, S), np.uint8))

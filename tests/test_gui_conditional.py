@@ -49,10 +49,10 @@ def test_class_mix_edits_the_state_renders_and_undoes(qtbot, make_window, biggan
     assert w.state.class_mix == (3, 0.5) and slider.value() == 50
     w.redo()
     path = tmp_path / "cm.json"
-    assert w.save_preset_to(path)
+    assert w.presets.save_preset_to(path)
     p.class_mix_check.setChecked(False)
     assert w.state.class_mix is None and not slider.isEnabled()
-    assert w.load_preset(path)
+    assert w.presets.load_preset(path)
     assert w.state.class_mix == (3, pytest.approx(0.8)) and p.class_mix_check.isChecked()
     wait_frame(qtbot, w)
 
@@ -60,14 +60,14 @@ def test_class_mix_edits_the_state_renders_and_undoes(qtbot, make_window, biggan
 def test_changing_class_offers_to_recompute_the_controls_in_the_background(qtbot, make_window, biggan_folder):  # noqa: F811
     w = _window(make_window, biggan_folder)
     default = w.generator.default_class
-    assert w.controls_class() == default and not w.class_bar.isVisibleTo(w)
+    assert w.discovery.controls_class() == default and not w.class_bar.isVisibleTo(w)
     w.image_panel.classEdited.emit(5)
     assert w.state.class_index == 5
     assert w.class_bar.isVisibleTo(w), "the controls were computed for another class"
-    assert w.class_bar_button.text().startswith("Recompute for 5: ")
-    assert str(default) in w.class_bar_label.text()
-    w.class_bar_button.click()
-    assert w.class_job is not None and not w.class_bar_button.isEnabled()
+    assert w.class_bar.button.text().startswith("Recompute for 5: ")
+    assert str(default) in w.class_bar.label.text()
+    w.class_bar.button.click()
+    assert w.discovery.class_job is not None and not w.class_bar.button.isEnabled()
     wait_jobs(qtbot, w)
     qtbot.waitUntil(lambda: w.state.controls.config["class_index"] == 5)
     cs = w.state.controls
@@ -76,7 +76,7 @@ def test_changing_class_offers_to_recompute_the_controls_in_the_background(qtbot
     # another class, dismissed: no offer for that pair again
     w.image_panel.classEdited.emit(6)
     assert w.class_bar.isVisibleTo(w)
-    w._dismiss_class_bar()
+    w.class_bar.dismiss()
     assert not w.class_bar.isVisibleTo(w)
     w.image_panel.seedEdited.emit(3)
     assert not w.class_bar.isVisibleTo(w)

@@ -57,7 +57,7 @@ def test_preset_reproduces_frame_bit_for_bit_in_the_window_and_the_cli(qtbot, ma
     w = make_window(controls=None, discovery=("ganspace", small_config()))
     frame = edited(w, qtbot)
     path = tmp_path / "look.json"
-    assert w.save_preset_to(path)
+    assert w.presets.save_preset_to(path)
     saved_state = w.state
     assert w.windowTitle().startswith("look — ") and "*" not in w.windowTitle()
 
@@ -71,7 +71,7 @@ def test_preset_reproduces_frame_bit_for_bit_in_the_window_and_the_cli(qtbot, ma
     w.image_panel.seed.setValue(99)
     wait_frame(qtbot, w)
     assert "*" in w.windowTitle().split(" — ")[0]
-    assert w.load_preset(path)
+    assert w.presets.load_preset(path)
     np.testing.assert_array_equal(wait_frame(qtbot, w), frame)
     assert w.state.values == saved_state.values and w.state.seed == 7
     assert "*" not in w.windowTitle()
@@ -97,7 +97,7 @@ def test_a_preset_written_by_the_cli_loads_in_the_window(qtbot, make_window, sma
     )
     assert status == 0
     w = make_window(controls=small_controls)
-    assert w.load_preset(preset)
+    assert w.presets.load_preset(preset)
     np.testing.assert_array_equal(wait_frame(qtbot, w), read_png(png))
     assert w.state.seed == 11 and w.state.values[1] == 2.5
     assert w.settings.recent_presets.items()[0] == str(preset.resolve())
@@ -106,11 +106,11 @@ def test_a_preset_written_by_the_cli_loads_in_the_window(qtbot, make_window, sma
 def test_undo_after_loading_a_preset_restores_the_previous_state_and_frame(qtbot, make_window, small_controls, tmp_path):  # noqa: F811
     w = make_window(controls=small_controls)
     frame = edited(w, qtbot)
-    w.save_preset_to(tmp_path / "p.json")
+    w.presets.save_preset_to(tmp_path / "p.json")
     w.reset_all()
     w.image_panel.seed.setValue(0)
     before, before_frame = w.state, wait_frame(qtbot, w).copy()
-    w.load_preset(tmp_path / "p.json")
+    w.presets.load_preset(tmp_path / "p.json")
     np.testing.assert_array_equal(wait_frame(qtbot, w), frame)
     w.undo()
     assert w.state == before
@@ -123,7 +123,7 @@ def test_a_corrupt_checkpoint_shows_an_error_and_keeps_model_state_and_frame(qtb
     state, G = w.state, w.generator
     bad = tmp_path / "broken.pt"
     bad.write_bytes(b"PK\x03\x04 this is not a checkpoint" * 10)
-    w.open_model(str(bad))
+    w.models.open_model(str(bad))
     wait_jobs(qtbot, w)
     assert "broken.pt" in w.last_error
     assert "broken.pt" in w.canvas.message
@@ -144,7 +144,7 @@ def test_controls_made_for_another_model_are_refused_with_the_reason(qtbot, make
     foreign = ControlSet([LinearControl("alien", d / np.linalg.norm(d))], ref, "test")
     path = tmp_path / "foreign.npz"
     foreign.save(path)
-    assert not w.load_controls(path)
+    assert not w.discovery.load_controls(path)
     assert "other-model" in w.last_error and "feedfacecafebeef" in w.last_error
     assert close_dialogs(w)
     assert w.state == state
@@ -157,18 +157,18 @@ def test_a_corrupt_or_foreign_preset_is_refused_and_the_state_kept(qtbot, make_w
     state, frame = w.state, w.frame
     broken = tmp_path / "broken.json"
     broken.write_text('{"format": "latent-studio.preset", "version": 1, "seed": ')
-    assert not w.load_preset(broken)
+    assert not w.presets.load_preset(broken)
     assert "not valid JSON" in w.last_error
     wrong = tmp_path / "wrong.json"
     good = presets.to_json(w.state, w.generator.fingerprint, "x")
     good["values"] = good["values"][:-1]
     wrong.write_text(json.dumps(good))
-    assert not w.load_preset(wrong)
+    assert not w.presets.load_preset(wrong)
     assert "values" in w.last_error
     other = tmp_path / "other-weights.json"
     good = presets.to_json(w.state, "0123456789abcdef", "x")
     other.write_text(json.dumps(good))
-    assert not w.load_preset(other)
+    assert not w.presets.load_preset(other)
     assert "0123456789abcdef" in w.last_error
     close_dialogs(w)
     assert w.state == state and w.frame is frame and w.isVisible()
@@ -176,7 +176,7 @@ def test_a_corrupt_or_foreign_preset_is_refused_and_the_state_kept(qtbot, make_w
 
 def test_a_discovery_that_fails_shows_why_and_keeps_the_controls(qtbot, make_window, small_controls):  # noqa: F811
     w = make_window(controls=small_controls)
-    w.run_discovery("ganspace", small_config(layer="no-such-layer"))
+    w.discovery.run_discovery("ganspace", small_config(layer="no-such-layer"))
     wait_jobs(qtbot, w)
     assert "no-such-layer" in w.last_error
     close_dialogs(w)
@@ -186,9 +186,9 @@ def test_a_discovery_that_fails_shows_why_and_keeps_the_controls(qtbot, make_win
 def test_exports_write_png_strip_and_video(qtbot, make_window, small_controls, tmp_path):  # noqa: F811
     w = make_window(controls=small_controls)
     frame = edited(w, qtbot)
-    w.export_png(tmp_path / "frame.png")
-    w.export_sweep(SweepRequest("strip", 0, -3.0, 3.0, 5, 30.0, tmp_path / "strip.png"))
-    w.export_sweep(SweepRequest("video", 1, -2.0, 2.0, 12, 24.0, tmp_path / "sweep.mp4"))
+    w.exports.export_png(tmp_path / "frame.png")
+    w.exports.export_sweep(SweepRequest("strip", 0, -3.0, 3.0, 5, 30.0, tmp_path / "strip.png"))
+    w.exports.export_sweep(SweepRequest("video", 1, -2.0, 2.0, 12, 24.0, tmp_path / "sweep.mp4"))
     wait_jobs(qtbot, w)
     np.testing.assert_array_equal(read_png(tmp_path / "frame.png"), frame)
     strip = read_png(tmp_path / "strip.png")
@@ -203,7 +203,7 @@ def test_a_cancelled_video_export_leaves_no_file(qtbot, make_window, small_contr
     w = make_window(controls=small_controls)
     out = tmp_path / "exports"
     out.mkdir()
-    job = w.export_sweep(SweepRequest("video", 0, -3.0, 3.0, 5000, 30.0, out / "long.mp4"))
+    job = w.exports.export_sweep(SweepRequest("video", 0, -3.0, 3.0, 5000, 30.0, out / "long.mp4"))
     qtbot.waitUntil(lambda: job.fraction > 0 or job.isRunning(), timeout=5000)
     qtbot.wait(200)
     w.job_panel.row_for(job).cancel_button.click()
@@ -216,7 +216,7 @@ def test_a_grid_frame_exports_as_the_grid(qtbot, make_window, small_controls, tm
     w = make_window(controls=small_controls)
     w.set_grid(True, 4)
     grid = wait_frame(qtbot, w)
-    w.export_png(tmp_path / "grid.png")
+    w.exports.export_png(tmp_path / "grid.png")
     wait_jobs(qtbot, w)
     np.testing.assert_array_equal(read_png(tmp_path / "grid.png"), grid)
 
@@ -226,10 +226,10 @@ def test_controls_round_trip_through_save_and_load(qtbot, make_window, small_con
     w.rename_control(0, "age")
     w.flip_control(1)
     path = tmp_path / "named.npz"
-    assert w.save_controls(path)
+    assert w.discovery.save_controls(path)
     w.undo()
     w.undo()
-    assert w.load_controls(path)
+    assert w.discovery.load_controls(path)
     assert w.state.controls.names[0] == "age"
     np.testing.assert_allclose(w.state.controls[1].direction, -small_controls[1].direction)
     assert w.settings.recent_controls.items()[0] == str(path.resolve())
@@ -238,7 +238,7 @@ def test_controls_round_trip_through_save_and_load(qtbot, make_window, small_con
 def test_dropping_files_opens_presets_controls_and_checkpoints(qtbot, make_window, small_controls, tmp_path):  # noqa: F811
     w = make_window(controls=small_controls)
     edited(w, qtbot)
-    w.save_preset_to(tmp_path / "drop.json")
+    w.presets.save_preset_to(tmp_path / "drop.json")
     expected = w.state
     w.reset_all()
 
@@ -262,7 +262,7 @@ def test_dropping_files_opens_presets_controls_and_checkpoints(qtbot, make_windo
 def test_opening_a_checkpoint_switches_model_and_remembers_it(qtbot, make_window, small_controls):  # noqa: F811
     w = make_window(controls=small_controls, auto_discover=False)
     path = ROOT / "tests/data/stylegan2/stylegan2_small_A.pt"
-    w.open_model(str(path))
+    w.models.open_model(str(path))
     qtbot.waitUntil(lambda: w.generator.family == "stylegan2", timeout=20_000)
     wait_frame(qtbot, w, 20_000)
     assert w.state.model == str(path) and w.state.controls is None

@@ -32,32 +32,32 @@ def expected_labels(G, ext, state) -> np.ndarray:
 def test_overlay_shows_the_extractors_labels_of_every_frame(qtbot, make_window, small_controls, tiny_extractor, generator):  # noqa: F811
     w = make_window(controls=small_controls)
     threads = spy_threads(w)
-    dlg = w.open_semantics_dialog()
-    w.set_extractor(tiny_extractor)
+    dlg = w.semantics.open_semantics_dialog()
+    w.semantics.set_extractor(tiny_extractor)
     wait_frame(qtbot, w)
-    assert w.labels is not None and w.overlay_on and dlg.legend.count() == 3
-    assert np.array_equal(w.labels, expected_labels(generator, tiny_extractor, w.state))
-    assert (w.labels > 0).any(), "the tiny extractor finds some skin or dark pixels"
+    assert w.semantics.labels is not None and w.semantics.overlay_on and dlg.legend.count() == 3
+    assert np.array_equal(w.semantics.labels, expected_labels(generator, tiny_extractor, w.state))
+    assert (w.semantics.labels > 0).any(), "the tiny extractor finds some skin or dark pixels"
     shown = w.canvas.frame
     assert not np.array_equal(shown, w.frame), "the overlay is blended over the frame"
     w.set_value(0, 2.0)
     w.commit(replace(w.state, seed=7))
     wait_frame(qtbot, w)
-    assert np.array_equal(w.labels, expected_labels(generator, tiny_extractor, w.state)), "labels follow the edited state"
+    assert np.array_equal(w.semantics.labels, expected_labels(generator, tiny_extractor, w.state)), "labels follow the edited state"
     dlg.opacity.setValue(0)
     assert np.array_equal(w.canvas.frame, w.frame)
     dlg.overlay_check.setChecked(False)
-    assert not w.overlay_on and not w.overlay_action.isChecked()
+    assert not w.semantics.overlay_on and not w.overlay_action.isChecked()
     assert threading.main_thread() not in threads, "labels are computed on the render thread"
     w.set_grid(True)
     wait_frame(qtbot, w)
-    assert w.labels is None
+    assert w.semantics.labels is None
 
 
 def test_paint_and_add_to_training_set_writes_a_mask_folder(qtbot, make_window, small_controls, tiny_extractor, generator, tmp_path):  # noqa: F811
     w = make_window(controls=small_controls)
     threads = spy_threads(w)
-    dlg = w.open_semantics_dialog()
+    dlg = w.semantics.open_semantics_dialog()
     dlg.set_classes(["background", "skin"])
     dlg.add_class("hair")
     dlg.rename_class(2, "dark")
@@ -105,10 +105,10 @@ def test_paint_and_add_to_training_set_writes_a_mask_folder(qtbot, make_window, 
     want = state_latents(generator, w.state)[0].numpy()
     np.testing.assert_allclose(mf.items[1].latents, want, rtol=1e-6)
     # "Start from prediction" fills the mask with the overlay's labels
-    w.set_extractor(tiny_extractor)
+    w.semantics.set_extractor(tiny_extractor)
     wait_frame(qtbot, w)
     assert dlg.start_from_prediction()
-    assert np.array_equal(view.mask, w.labels)
+    assert np.array_equal(view.mask, w.semantics.labels)
     assert threading.main_thread() not in threads
 
 
@@ -123,34 +123,34 @@ def test_train_job_sets_the_extractor_and_cancel_writes_nothing(qtbot, make_wind
         masks = proxy_masks(G.unwrapped, G.unwrapped.truncate(lat, G.default_truncation))
     for s, m in zip((1, 2, 3), masks):
         append_mask(folder, m, PROXY_CLASSES, seed=s, colors=PROXY_COLORS)
-    dlg = w.open_semantics_dialog()
+    dlg = w.semantics.open_semantics_dialog()
     dlg.folder_edit.setText(str(folder))
     out = tmp_path / "ext.pt"
     job = dlg.train(kind="lse", epochs=2, steps=2, save_to=out)
     wait_jobs(qtbot, w)
-    assert job is not None and w.extractor is not None, dlg.train_status.text()
-    assert out.is_file() and w.extractor.classes == PROXY_CLASSES
+    assert job is not None and w.semantics.extractor is not None, dlg.train_status.text()
+    assert out.is_file() and w.semantics.extractor.classes == PROXY_CLASSES
     wait_frame(qtbot, w)
-    assert w.labels is not None and dlg.sample_button.isEnabled()
+    assert w.semantics.labels is not None and dlg.sample_button.isEnabled()
     saved = tmp_path / "saved.pt"
-    assert w.save_extractor(saved)
-    w.set_extractor(None)
+    assert w.semantics.save_extractor(saved)
+    w.semantics.set_extractor(None)
     assert not dlg.sample_button.isEnabled() and not dlg.overlay_check.isEnabled()
-    assert w.load_extractor(saved) and w.extractor.kind == "lse" and dlg.legend.count() == 3
+    assert w.semantics.load_extractor(saved) and w.semantics.extractor.kind == "lse" and dlg.legend.count() == 3
 
-    first = w.extractor
+    first = w.semantics.extractor
     out2 = tmp_path / "cancelled.pt"
     job = dlg.train(kind="nse1", epochs=400, steps=50, save_to=out2)
     assert dlg.train_cancel.isEnabled()
     dlg.train_cancel.click()
     wait_jobs(qtbot, w)
-    assert not out2.exists() and w.extractor is first
+    assert not out2.exists() and w.semantics.extractor is first
     assert "cancelled" in dlg.train_status.text() and dlg.train_button.isEnabled()
 
 
 def test_sample_and_edit_jobs_run_off_the_gui_thread(qtbot, make_window, small_controls, tiny_extractor, tmp_path):  # noqa: F811
     w = make_window(controls=small_controls)
-    w.set_extractor(tiny_extractor)
+    w.semantics.set_extractor(tiny_extractor)
     wait_frame(qtbot, w)
     threads = spy_threads(w)
     dlg = sample_painted_blob(qtbot, w)
@@ -168,7 +168,7 @@ def test_sample_and_edit_jobs_run_off_the_gui_thread(qtbot, make_window, small_c
     item = read_mask_folder(tmp_path / "masks", w.generator.unwrapped).items[0]
     np.testing.assert_array_equal(item.latents, lat[1].numpy())
 
-    assert dlg.use_current_image() and dlg.start_from_prediction() and np.array_equal(dlg.view.mask, w.labels)
+    assert dlg.use_current_image() and dlg.start_from_prediction() and np.array_equal(dlg.view.mask, w.semantics.labels)
     dlg.view.current = 2
     dlg.view.stroke([(S // 2, S // 4)])
     previews = []

@@ -24,7 +24,7 @@ from methods.semantics import SIEConfig
 def test_semantics_result_used_as_current_image_is_undoable_and_a_seed_clears_it(
         qtbot, make_window, small_controls, tiny_extractor, generator):  # noqa: F811
     w = make_window(controls=small_controls)
-    w.set_extractor(tiny_extractor)
+    w.semantics.set_extractor(tiny_extractor)
     wait_frame(qtbot, w)
     dlg = sample_painted_blob(qtbot, w)
     S = w.generator.resolution

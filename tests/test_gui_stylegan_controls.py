@@ -66,11 +66,11 @@ def test_style_mixing_is_off_by_default_shows_coverage_and_round_trips_a_preset(
     assert w.state.mix_range == (2, n) and (p.mix_start.value(), p.mix_end.value()) == (2, n)
 
     path = tmp_path / "mix.json"
-    assert w.save_preset_to(path)
+    assert w.presets.save_preset_to(path)
     saved = w.state
     p.mix_check.setChecked(False)
     assert w.state.mix_seed is None and not p.mix_seed.isEnabled()
-    assert w.load_preset(path)
+    assert w.presets.load_preset(path)
     assert (w.state.mix_seed, w.state.mix_range, w.state.noise_mode) == (saved.mix_seed, saved.mix_range, "fixed")
     assert p.mix_check.isChecked() and p.mix_seed.value() == 7
     np.testing.assert_array_equal(wait_frame(qtbot, w), mixed)

@@ -138,7 +138,7 @@ def test_cancel_keeps_the_checkpoint_and_resume_continues_from_its_iteration(  #
     job_dir = tmp_path / "job"
     config = voynov.VoynovConfig(components=3, batch=2, iterations=100_000, checkpoint_every=100_000, log_every=1,
                                  job_dir=str(job_dir))
-    job = w.run_discovery("voynov", config)
+    job = w.discovery.run_discovery("voynov", config)
     monitor = w.training.monitor
     assert monitor is not None and monitor.job is job and monitor.isVisible()
     qtbot.waitUntil(lambda: len(monitor.plot.iterations) >= 3, timeout=20_000)
@@ -166,7 +166,7 @@ def test_cancel_keeps_the_checkpoint_and_resume_continues_from_its_iteration(  #
     monkeypatch.setattr(DiscoverDialog, "exec", accept)
     monitor.resume_button.click()  # = Discover ▸ Resume training… with this folder
     assert len(shown) == 1
-    job2 = w.discovery_job
+    job2 = w.discovery.job
     monitor2 = w.training.monitor
     assert monitor2 is not monitor and monitor2.job is job2
     assert monitor2.plot.iterations[:k] == list(range(1, k + 1)), "the plot starts from the job's history"

@@ -37,7 +37,7 @@ def test_describe_controls_with_the_keyboard_then_distill_search_and_use_a_word(
         return original(*a, **k)
 
     net.synthesize = spy
-    dlg = w.open_annotation_dialog()
+    dlg = w.vocab.open_annotation_dialog()
     qtbot.waitUntil(lambda: not dlg.after[0].pixmap().isNull(), timeout=10_000)
     assert threading.main_thread() not in threads, "pairs are rendered off the GUI thread"
     assert dlg.title.text().startswith("Control 0")
@@ -59,7 +59,7 @@ def test_describe_controls_with_the_keyboard_then_distill_search_and_use_a_word(
         assert store.counts()["annotations"] == len(TEXTS)
         assert store.annotations_of(cs, 2)[0].text == "dark hair"
 
-    vd = w.open_vocabulary_dialog()
+    vd = w.vocab.open_vocabulary_dialog()
     vd.config = DistillConfig(min_count=2, lam=1.0)
     vd.distill()
     wait_jobs(qtbot, w)
@@ -81,7 +81,7 @@ def test_distill_with_an_empty_store_reports_instead_of_failing(qtbot, make_wind
     G = models.load_generator(SG2, "cpu")
     w = make_window(model=SG2, controls=random_controls(G, 2))
     AnnotationStore().close()  # an empty store at the default path
-    vd = w.open_vocabulary_dialog()
+    vd = w.vocab.open_vocabulary_dialog()
     vd.distill()
     wait_jobs(qtbot, w)
     assert vd.words is None and "failed" in vd.info.text() and vd.distill_button.isEnabled()

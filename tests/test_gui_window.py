@@ -30,7 +30,7 @@ from methods.registry import METHODS
 def test_first_frame_shows_while_discovery_is_still_running_and_cancel_keeps_nothing(qtbot, make_window, cache_dir):  # noqa: F811
     w = make_window(controls=None, discovery=("ganspace", small_config(samples=400_000)), wait=False)
     wait_ready(qtbot, w, controls=False)
-    job = w.discovery_job
+    job = w.discovery.job
     assert job is not None and job.isRunning(), "discovery should still be running when the first frame is up"
     assert w.frame.shape == (64, 64, 3)
     assert w.job_panel.isVisibleTo(w) and w.job_panel.rows()
@@ -233,7 +233,7 @@ def test_the_gui_thread_never_runs_the_generator(qtbot, make_window, small_contr
     w.image_panel.next_button.click()
     w.undo()
     wait_frame(qtbot, w)
-    w.export_png(tmp_path / "frame.png")
+    w.exports.export_png(tmp_path / "frame.png")
     wait_jobs(qtbot, w)
     assert (tmp_path / "frame.png").is_file()
     assert on_gui_thread == []
@@ -322,7 +322,7 @@ def test_ctrl_s_saves_the_preset_and_clears_the_unsaved_mark(qtbot, make_window,
     assert w.windowTitle().startswith("untitled — ")
     w.control_panel.row(0).slider.setValue(12)
     assert w.windowTitle().startswith("untitled* — ")
-    w.save_preset_to(tmp_path / "mine.json")
+    w.presets.save_preset_to(tmp_path / "mine.json")
     assert w.windowTitle().startswith("mine — ")
     w.control_panel.row(0).slider.setValue(15)
     assert w.windowTitle().startswith("mine* — ")

@@ -43,7 +43,7 @@ def proxy_masks(G, latents) -> np.ndarray:
     """Proxy labels of the images of per-layer latents ``[N, L, D]``: ``uint8 [N, S, S]``."""
     import torch
 
-    from editing.render import to_uint8
+    from models.frames import to_uint8
 
     with torch.no_grad():
         return proxy_labels(to_uint8(G.synthesize(latents)))
