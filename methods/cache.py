@@ -24,7 +24,9 @@ def cache_dir() -> Path:
 
 def cache_path(G, method: MethodSpec, config) -> Path:
     """``<cache>/<method>-<fingerprint>-<hash of settings>.npz``: the file name says what made it."""
-    key = json.dumps({"model": G.fingerprint, "method": method.name, "config": asdict(config)}, sort_keys=True)
+    # methods that read files (a labels CSV) add their content, so an edited file is not a cache hit
+    inputs = {"inputs": config.input_digest()} if hasattr(config, "input_digest") else {}
+    key = json.dumps({"model": G.fingerprint, "method": method.name, "config": asdict(config), **inputs}, sort_keys=True)
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     return cache_dir() / f"{method.name}-{G.fingerprint}-{digest}.npz"
 

@@ -74,3 +74,9 @@ METHODS.update({
         voynov.discover,
     ),
 })
+
+# Directions from the user's own labels (issue 17)
+from . import boundary  # noqa: E402
+
+METHODS["boundary"] = MethodSpec("boundary", "InterFaceGAN: a linear SVM's normal from seeds labelled has it / doesn't",
+                                 boundary.BoundaryConfig, boundary.HELP, boundary.discover)
