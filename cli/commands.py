@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -19,6 +20,7 @@ from editing.export import ExportError, export_sweep_video, grid_image, strip_im
 from editing.preset import PresetError
 from editing.render import render_state
 from editing.state import EditState
+from methods import distributed
 from methods.cache import discover_cached
 from methods.controls import ControlSet, ControlSetError, validate_range
 from methods.jobs import Cancelled, MethodError, error_line
@@ -103,17 +105,33 @@ def discover_config(args, G=None) -> tuple[MethodSpec, object]:
     return spec, spec.make_config(**values)
 
 
+#: methods that split their work over the processes of ``torchrun`` (`methods.distributed`)
+DISTRIBUTED_METHODS = ("ganspace", "latentclr", "warped", "voynov")
+
+
 def cmd_discover(args) -> int:
     out = out_file(args.out, (".npz",))
     spec, config = discover_config(args)  # bad options fail before the model loads
     resume = getattr(args, "resume", None)
-    G = models.load_generator(args.model, resolve_device(args.device))
-    if getattr(args, "settings", "quick") == "paper":
-        spec, config = discover_config(args, G)
-    progress = TerminalProgress(enabled=not args.quiet)
-    cs = discover_cached(G, spec, config, progress, use_cache=not args.no_cache and not resume)
-    progress.finish()
-    cs.save(out)
+    found = distributed.env_world()
+    if found is not None and found[1] > 1 and spec.name not in DISTRIBUTED_METHODS:
+        raise CliError(f"{spec.name} runs in one process; start it without torchrun "
+                       f"(methods that use several: {', '.join(DISTRIBUTED_METHODS)})")
+    with distributed.session(resolve_device(args.device)) as world:
+        G = models.load_generator(args.model, distributed.device())
+        if getattr(args, "settings", "quick") == "paper":
+            spec, config = discover_config(args, G)
+        progress = TerminalProgress(enabled=not args.quiet and world.main)  # rank 0 reports for all
+        if world.active:
+            # Every rank must run the same steps: no cache (rank 0's could hit alone) and no
+            # out-of-memory retry (one rank would change its batch alone); an error stops all.
+            cs = spec.run(G, config, progress)  # the method's cancel check is collective
+        else:
+            cs = discover_cached(G, spec, config, progress, use_cache=not args.no_cache and not resume)
+        progress.finish()
+        if not world.main:
+            return 0
+        cs.save(out)
     # The loss/accuracy history of trained methods stays in the file, not on the terminal.
     summary = {"out": str(out), "controls": len(cs), "method": cs.method,
                **{k: v for k, v in cs.stats.items() if k != "history"}}
@@ -228,6 +246,12 @@ def cmd_export(args) -> int:
 COMMANDS = {"models": cmd_models, "methods": cmd_methods, "discover": cmd_discover, "render": cmd_render, "export": cmd_export}
 
 
+def _rank_prefix() -> str:
+    """``"rank r: "`` on ranks other than 0 of a torchrun job (their lines share rank 0's terminal)."""
+    rank, size = os.environ.get("RANK", "0"), os.environ.get("WORLD_SIZE", "1")
+    return f"rank {rank}: " if rank.isdigit() and int(rank) > 0 and size.isdigit() and int(size) > 1 else ""
+
+
 def run(argv: list[str]) -> int:
     """Parse and run one headless command; returns the exit status."""
     parser, extra = build_parser()
@@ -238,8 +262,11 @@ def run(argv: list[str]) -> int:
     try:
         return {**COMMANDS, **extra}[args.command](args)
     except USER_ERRORS as exc:
-        sys.stderr.write(f"error: {exc}\n")
+        sys.stderr.write(f"error: {_rank_prefix()}{exc}\n")
         return 2
+    except distributed.PeerFailed as exc:
+        sys.stderr.write(f"error: {_rank_prefix()}{exc}\n")
+        return distributed.EXIT_PEER_FAILED
     except Cancelled:
         sys.stderr.write("cancelled; nothing was written\n")
         return 130

@@ -36,6 +36,7 @@ from torch import nn
 
 from .controls import Control, ControlSet, FieldControl, LinearControl, ModelRef
 from .fields import VectorField
+from . import distributed
 from .jobs import CancelFn, MethodError, ProgressFn, never_cancel, no_progress
 from .training import COMMON_HELP, TrainLoop, parse_range, seeded
 
@@ -230,7 +231,10 @@ def discover(
         else:
             directions = ConditionalDirections(K, D, config.direction_model, config.depth).to(dev)
     opt = torch.optim.Adam(directions.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    loop = TrainLoop(G, "latentclr", config, {"directions": directions}, {"directions": opt}, progress, cancel)
+    # The loss is over the whole batch (negatives come from every rank's samples): "batch".
+    loop = TrainLoop(G, "latentclr", config, {"directions": directions}, {"directions": opt}, progress, cancel,
+                     loss_over="batch")
+    net = loop.net("directions")
 
     def features(latents: torch.Tensor) -> torch.Tensor:
         """``h = normalize(flatten(G_l(latents)))`` ``[n, F]`` (identity projector)."""
@@ -241,20 +245,21 @@ def discover(
         # MultiStepLR: lr · γ^(number of milestones ≤ i)
         for g in opt.param_groups:
             g["lr"] = config.lr * config.lr_gamma ** bisect.bisect_right(milestones, i)
-        x = loop.latents(i)  # [B, L, D]
-        L = x.shape[1]
+        x = loop.latents(i)  # [b, L, D]: this rank's b of the B samples (all of them with one process)
+        b, L = x.shape[:2]
         alpha = config.alpha_min + (config.alpha_max - config.alpha_min) * loop.rand(K)  # one α per direction
-        pts = x[:, s:e].reshape(-1, D)  # the fed rows as points [B·(e−s), D]
-        dz = directions(pts)  # [K, n, D]
+        pts = x[:, s:e].reshape(-1, D)  # the fed rows as points [b·(e−s), D]
+        dz = net(pts)  # [K, n, D]
         unit = dz / dz.norm(dim=-1, keepdim=True).clamp_min(_EPS)
         edited = pts[None] + alpha[:, None, None] * unit  # x_k = x + α_k Δ_k/‖Δ_k‖
-        lat = x[None].expand(K, -1, -1, -1).clone()  # [K, B, L, D]
-        lat[:, :, s:e] = edited.reshape(K, B, e - s, D)
+        lat = x[None].expand(K, -1, -1, -1).clone()  # [K, b, L, D]
+        lat[:, :, s:e] = edited.reshape(K, b, e - s, D)
         with loop.autocast():
             with torch.no_grad():
-                h0 = features(x)  # [B, F]
-            hk = features(lat.reshape(K * B, L, D)).reshape(K, B, -1)
-            f = F.normalize(hk - h0[None], dim=-1, eps=_EPS)  # divergence features
+                h0 = features(x)  # [b, F]
+            hk = features(lat.reshape(K * b, L, D)).reshape(K, b, -1)
+            f = F.normalize(hk - h0[None], dim=-1, eps=_EPS)  # divergence features [K, b, F]
+            f = distributed.gather_rows_with_grad(f, loop.counts)  # [K, B, F]: every rank's samples
             loss, acc = contrastive_loss(f, config.tau, config.abs_similarity)
         return loss, float(acc)
 

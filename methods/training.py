@@ -19,6 +19,26 @@ share the rest, which lives here:
   RNG stream, so an interrupted and resumed run equals an uninterrupted one on the CPU.
 * **mixed precision** — ``torch.autocast`` (float16) and a ``GradScaler`` on CUDA only,
   when the config's ``amp`` is on; the CPU path runs in float32 untouched.
+* **several processes** (``torchrun``, `methods.distributed`) — data parallel: rank r
+  takes rows ``share(B, r, W)`` of every iteration's batch, i.e. the latents of its own
+  seed range ``iteration_seed(i) + start … + start + count − 1``; the loop's RNG is the
+  same stream on every rank and every rank draws the whole batch's values (k, ε, α),
+  keeping its rows (`mine`).  So the union of the ranks' shares is exactly the
+  single-process batch, whatever the number of ranks.  The trainable modules are
+  wrapped in ``DistributedDataParallel`` (`net`); the frozen generator is replicated.
+  A per-sample mean loss is weighted by the rank's share so DDP's average is the union
+  batch's mean; a loss over the whole batch (LatentCLR's contrastive loss, whose
+  negatives are every rank's samples) gathers features with `distributed.gather_rows_with_grad`.
+  Rank 0 alone writes checkpoints and the job's log; a resumed checkpoint is read by
+  rank 0 and broadcast, so the job folder need only be on rank 0's disk.
+
+  What is reproduced exactly: a run (or a resumed run) on any number of ranks sees the
+  same batches and random draws as one process; its gradients equal the single-process
+  gradients up to the float rounding of the all-reduce, so the trained directions agree
+  to rounding (not bit for bit).  BatchNorm layers (LatentCLR's nonlinear MLPs, the
+  reconstructors) normalise each rank's share rather than the union batch, as DDP does
+  without SyncBatchNorm; with them, runs on different numbers of ranks differ by more
+  than rounding.
 """
 from __future__ import annotations
 
@@ -35,6 +55,7 @@ from typing import Callable, Iterator
 import torch
 from torch import nn
 
+from . import distributed
 from .jobs import CancelFn, Cancelled, MethodError, ProgressFn
 
 CHECKPOINT = "checkpoint.pt"
@@ -136,8 +157,19 @@ def read_job(job_dir: str | Path) -> dict:
     path = folder / CHECKPOINT
     if not path.is_file():
         raise MethodError(f"{folder} holds no {CHECKPOINT}, so it is not a training job folder")
+    return _checkpoint_meta(_load(path), path)
+
+
+def _load(path: Path) -> dict:
     try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # a damaged or foreign file: any failure reads the same to the user
+        raise MethodError(f"{path} is damaged or not a Latent Studio checkpoint") from None
+
+
+def _checkpoint_meta(blob, path: Path) -> dict:
+    """The metadata of a loaded checkpoint, checked; `MethodError` when it is not ours or of another version."""
+    try:
         meta = json.loads(blob["meta"])
         if meta.get("format") != JOB_FORMAT or not isinstance(meta.get("config"), dict):
             raise ValueError
@@ -167,17 +199,30 @@ class TrainLoop:
         optimizers: dict[str, torch.optim.Optimizer],
         progress: ProgressFn,
         cancel: CancelFn,
+        loss_over: str = "samples",
     ):
+        """``loss_over``: ``"samples"`` when ``step``'s loss is a mean over the rank's samples,
+        ``"batch"`` when every rank computes the same loss over the whole (gathered) batch."""
         if config.iterations < 1 or config.batch < 1:
             raise MethodError("iterations and batch must be at least 1")
         if config.checkpoint_every < 1 or config.log_every < 1:
             raise MethodError("checkpoint_every and log_every must be at least 1")
         self.G, self.method, self.config = G, method, config
         self.modules, self.optimizers = modules, optimizers
-        self.progress, self.cancel = progress, cancel
+        self.progress = progress
+        self.loss_over = loss_over
+        self.world = distributed.world()
+        W = self.world.size
+        if config.batch < W:
+            raise MethodError(f"batch {config.batch} is smaller than the {W} processes; each needs at least one sample")
+        #: rows of every iteration's batch per rank: rank r holds [start_r, start_r + count_r)
+        self.shares = [distributed.share(config.batch, r, W) for r in range(W)]
+        self.batch_start, self.batch_count = self.shares[self.world.rank]
+        self.cancel = distributed.Cancel(cancel)  # the same answer on every rank
         self.amp = amp_enabled(G.device, config.amp)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
-        #: every random draw of the run except the latents (which are seeded per iteration)
+        #: every random draw of the run except the latents (which are seeded per iteration);
+        #: the same stream on every rank
         self.gen = torch.Generator().manual_seed(int(config.seed) * 7919 + 17)
         self.iteration = 0
         self.history: list[dict] = []
@@ -186,10 +231,40 @@ class TrainLoop:
         self.resumed_from: int | None = None
         self.job_dir = Path(config.job_dir) if config.job_dir else None
         if self.job_dir is not None:
-            if self.job_dir.exists() and not self.job_dir.is_dir():
-                raise MethodError(f"job folder {self.job_dir} is a file")
-            if (self.job_dir / CHECKPOINT).is_file():
+            found = False
+            if self.world.main:
+                if self.job_dir.exists() and not self.job_dir.is_dir():
+                    raise MethodError(f"job folder {self.job_dir} is a file")
+                found = (self.job_dir / CHECKPOINT).is_file()
+            if distributed.broadcast_flag(found):
                 self._resume()
+        # after resuming: DDP starts every rank from rank 0's parameters
+        self.nets = {k: self._wrap(m) for k, m in modules.items()}
+
+    def _wrap(self, module: nn.Module) -> nn.Module:
+        if not self.world.active or not any(p.requires_grad for p in module.parameters()):
+            return module
+        from torch.nn.parallel import DistributedDataParallel
+
+        dev = distributed.device()
+        return DistributedDataParallel(module, device_ids=[dev.index] if dev.type == "cuda" else None)
+
+    def net(self, name: str) -> nn.Module:
+        """The module ``name`` to call in ``step``: wrapped in DDP when several ranks train (call it, do not read its attributes)."""
+        return self.nets[name]
+
+    @property
+    def counts(self) -> list[int]:
+        """Samples per rank of every iteration's batch (``[B]`` with one process)."""
+        return [c for _, c in self.shares]
+
+    def mine(self, values: torch.Tensor) -> torch.Tensor:
+        """This rank's rows of per-sample draws ``[B, …]`` of the whole batch: ``[count, …]``."""
+        return values[self.batch_start : self.batch_start + self.batch_count]
+
+    def world_stats(self) -> dict:
+        """How the run was split: ``world_size`` and each rank's ``[start, count]`` rows of every batch."""
+        return {"world_size": self.world.size, "batch_shares": [list(s) for s in self.shares]}
 
     # -------------------------------------------------------------- random draws
     def randint(self, high: int, n: int) -> torch.Tensor:
@@ -203,10 +278,10 @@ class TrainLoop:
     def randperm(self, n: int) -> torch.Tensor:
         return torch.randperm(n, generator=self.gen).to(self.G.device)
 
-    def latents(self, iteration: int, n: int | None = None) -> torch.Tensor:
-        """The batch of truncated latents of iteration ``iteration`` ``[B, L, D]``."""
-        n = self.config.batch if n is None else n
-        return sample_latents(self.G, iteration_seed(self.config.seed, iteration, n), n, psi_of(self.G, self.config.truncation))
+    def latents(self, iteration: int) -> torch.Tensor:
+        """This rank's share of iteration ``iteration``'s truncated latents ``[count, L, D]`` (all B with one process)."""
+        first = iteration_seed(self.config.seed, iteration, self.config.batch) + self.batch_start
+        return sample_latents(self.G, first, self.batch_count, psi_of(self.G, self.config.truncation))
 
     def autocast(self):
         """float16 autocast on CUDA when AMP is on; a no-op context otherwise."""
@@ -230,8 +305,8 @@ class TrainLoop:
         }
 
     def save(self, done: bool = False) -> None:
-        """Write ``checkpoint.pt`` then ``job.json`` atomically into the job folder (no-op without one)."""
-        if self.job_dir is None:
+        """Write ``checkpoint.pt`` then ``job.json`` atomically into the job folder (no-op without one, or off rank 0)."""
+        if self.job_dir is None or not self.world.main:
             return
         from models.atomic import atomic_open, atomic_path
 
@@ -250,8 +325,15 @@ class TrainLoop:
             json.dump(meta, f, indent=1)
 
     def _resume(self) -> None:
+        """Continue from the job folder's checkpoint, read on rank 0 and broadcast to the others."""
         assert self.job_dir is not None
-        meta = read_job(self.job_dir)
+        path = self.job_dir / CHECKPOINT
+        raw = path.read_bytes() if self.world.main else None
+        try:
+            blob = distributed.load_bytes(distributed.broadcast_bytes(raw))
+        except Exception:  # a damaged or foreign file: any failure reads the same to the user
+            raise MethodError(f"{path} is damaged or not a Latent Studio checkpoint") from None
+        meta = _checkpoint_meta(blob, path)
         where = str(self.job_dir)
         if meta["method"] != self.method:
             raise MethodError(f"job folder {where} holds a {meta['method']} run, not {self.method}")
@@ -266,7 +348,6 @@ class TrainLoop:
                 )
         if int(meta["iteration"]) > self.config.iterations:
             raise MethodError(f"job folder {where} is already at iteration {meta['iteration']}, beyond iterations={self.config.iterations}")
-        blob = torch.load(self.job_dir / CHECKPOINT, map_location="cpu", weights_only=True)
         try:
             for k, m in self.modules.items():
                 m.load_state_dict(blob["modules"][k])
@@ -294,6 +375,19 @@ class TrainLoop:
             self.scaler.step(o)
         self.scaler.update()
 
+    def _union(self, loss: torch.Tensor, acc: float) -> tuple[float, float, torch.Tensor]:
+        """(loss and accuracy of the whole batch, the loss to back-propagate on this rank).
+
+        With a per-sample mean loss, rank r's loss is weighted by ``W · count_r / B``:
+        DDP averages gradients over the W ranks, so the result is the gradient of the
+        union batch's mean.  A whole-batch loss is the same on every rank already.
+        """
+        if not self.world.active or self.loss_over == "batch":
+            return float(loss.detach()), acc, loss
+        w = self.batch_count / self.config.batch
+        both = distributed.all_sum(torch.tensor([float(loss.detach()) * w, acc * w], dtype=torch.float64))
+        return float(both[0]), float(both[1]), loss * (w * self.world.size)
+
     def run(self, step: Callable[[int], tuple[torch.Tensor, float]]) -> dict:
         """Iterate from the current iteration to ``config.iterations``; returns the run's stats.
 
@@ -312,11 +406,11 @@ class TrainLoop:
                 self.save()
                 raise Cancelled()
             loss, acc = step(self.iteration)
-            if not torch.isfinite(loss):
-                raise MethodError(f"training diverged at iteration {self.iteration + 1} (loss {float(loss)}); lower the learning rate")
-            self.step_optimizers(loss)
+            lv, acc, backward_loss = self._union(loss, float(acc))
+            if not math.isfinite(lv):
+                raise MethodError(f"training diverged at iteration {self.iteration + 1} (loss {lv}); lower the learning rate")
+            self.step_optimizers(backward_loss)
             self.iteration += 1
-            lv = float(loss.detach())
             self.window_loss.append(lv)
             self.window_acc.append(float(acc))
             if self.iteration % cfg.log_every == 0 or self.iteration == N:
@@ -344,4 +438,5 @@ class TrainLoop:
             "amp": self.amp,
             "train_seconds": round(seconds, 2),
             "iterations_per_s": round(done_here / seconds, 3) if done_here and seconds > 0 else None,
+            **self.world_stats(),
         }

@@ -109,19 +109,19 @@ def discover(
         "reconstructor": torch.optim.Adam(R.parameters(), lr=config.lr_reconstructor),
     }
     loop = TrainLoop(G, "voynov", config, {"deformator": deformator, "reconstructor": R}, optimizers, progress, cancel)
+    deform, recon = loop.net("deformator"), loop.net("reconstructor")
 
     def step(i: int) -> tuple[torch.Tensor, float]:
-        x = loop.latents(i)  # [B, L, D]
-        B = x.shape[0]
-        k = loop.randint(K, B)
-        eps = sample_shifts(loop, B, config.shift_scale, config.min_shift)
-        A = deformator()  # [D, D], float32 outside autocast: expm wants full precision
+        x = loop.latents(i)  # [b, L, D]: this rank's share of the batch
+        k = loop.mine(loop.randint(K, config.batch))  # drawn for the whole batch, this rank's rows kept
+        eps = loop.mine(sample_shifts(loop, config.batch, config.shift_scale, config.min_shift))
+        A = deform()  # [D, D], float32 outside autocast: expm wants full precision
         shift = eps[:, None] * A[:, k].T  # A(ε e_k) = ε A[:, k]   [B, D]
         with loop.autocast():
             with torch.no_grad():
                 img = G.synthesize(x)
             img_shifted = G.synthesize(x + shift[:, None, :].to(x.dtype))
-            logits, eps_hat = R(pair(img, img_shifted))
+            logits, eps_hat = recon(pair(img, img_shifted))
             loss, acc = reconstructor_loss(logits, eps_hat, k, eps)
         return loss, float(acc)
 

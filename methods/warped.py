@@ -103,6 +103,10 @@ class SupportSets(nn.Module):
     def gamma(self) -> torch.Tensor:
         return self.log_gamma.exp()
 
+    def forward(self, k: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The sets of indices ``k`` ``[B]``: support ``[B, 2N, D]``, weights ``[B, 2N]``, γ ``[B]``."""
+        return self.support[k], self.weights[k], self.gamma()[k]
+
 
 def rbf_gradient(x: torch.Tensor, support: torch.Tensor, weights: torch.Tensor, gamma: torch.Tensor) -> torch.Tensor:
     """∇f(x) for latents ``x`` ``[B, L, D]`` with per-sample sets ``support`` ``[B, M, D]``, ``weights`` ``[B, M]``, ``gamma`` ``[B]``.
@@ -177,20 +181,20 @@ def discover(
         "reconstructor": torch.optim.Adam(R.parameters(), lr=config.lr_reconstructor),
     }
     loop = TrainLoop(G, "warped", config, {"support": sets, "reconstructor": R}, optimizers, progress, cancel)
+    support_net, recon = loop.net("support"), loop.net("reconstructor")
 
     def step(i: int) -> tuple[torch.Tensor, float]:
-        x = loop.latents(i)  # [B, L, D]
-        B = x.shape[0]
-        k = loop.randint(K, B)
-        eps = sample_eps(loop, B, config.eps_min, config.eps_max)
+        x = loop.latents(i)  # [b, L, D]: this rank's share of the batch
+        k = loop.mine(loop.randint(K, config.batch))  # drawn for the whole batch, this rank's rows kept
+        eps = loop.mine(sample_eps(loop, config.batch, config.eps_min, config.eps_max))
         # float32 outside autocast: the RBF exponent needs the precision
-        v = unit_field(x, sets.support[k], sets.weights[k], sets.gamma()[k])  # [B, L, D]
+        v = unit_field(x, *support_net(k))  # [b, L, D]
         x_shifted = x + eps[:, None, None] * v  # x' = x + ε v_k(x)
         with loop.autocast():
             with torch.no_grad():
                 img = G.synthesize(x)
             img_shifted = G.synthesize(x_shifted)
-            logits, eps_hat = R(pair(img, img_shifted))
+            logits, eps_hat = recon(pair(img, img_shifted))
             loss, acc = reconstructor_loss(logits, eps_hat, k, eps)
         return loss, float(acc)
 
