@@ -53,10 +53,13 @@ def state_latents(G, state: EditState, seeds: Sequence[int] | None = None) -> to
         lat = base_latents(G, state)
     else:
         seeds = [state.seed] if seeds is None else list(seeds)
-        lat = torch.cat([G.sample(1, s) for s in seeds])
+        # NVIDIA's conditional models take the class in the mapping (`class_in_mapping`)
+        cls = _classes(G, state, 1) if getattr(G, "class_in_mapping", False) else None
+        sample = (lambda seed: G.sample(1, seed, classes=cls)) if cls is not None else (lambda seed: G.sample(1, seed))
+        lat = torch.cat([sample(s) for s in seeds])
         if state.mix_seed is not None and state.mix_range is not None:
             s, e = state.mix_range
-            other = G.sample(1, state.mix_seed)
+            other = sample(state.mix_seed)
             lat = lat.clone()
             lat[:, s:e] = other[:, s:e]
         lat = G.truncate(lat, state.truncation)
@@ -86,7 +89,7 @@ def synthesize_latents(G, state: EditState, latents: torch.Tensor) -> np.ndarray
     extra = {"noise_mode": state.noise_mode} if hasattr(G, "noise_mode") else {}
     with torch.no_grad():
         images = G.synthesize(latents, classes=_classes(G, state, latents.shape[0]), truncation=state.truncation, **extra)
-    frames = to_uint8(images)
+    frames = to_uint8(images, getattr(G, "uint8_convention", "round"))
     return np.stack([resize_frame(f, state.size) for f in frames])
 
 

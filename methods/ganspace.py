@@ -103,10 +103,12 @@ def discover(
 
     def feats(start: int, n: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(activations [n, D_act] float32, latents [n, latent_dim]) for seeds start…"""
-        lat = G.truncate(G.sample(n, start), config.truncation)
+        classes = None if G.classes is None else torch.full((n,), class_index, dtype=torch.long, device=dev)
+        # NVIDIA's conditional StyleGANs map the class with z: W then depends on it
+        mapped = getattr(G, "class_in_mapping", False) and classes is not None
+        lat = G.truncate(G.sample(n, start, classes=classes) if mapped else G.sample(n, start), config.truncation)
         if layer == "latent":
             return lat[:, 0].float(), lat[:, 0]
-        classes = None if G.classes is None else torch.full((n,), class_index, dtype=torch.long, device=dev)
         with torch.no_grad():
             f = G.features(lat, [layer], classes=classes, truncation=config.truncation)[layer]
         return f.reshape(n, -1).float(), lat[:, 0]

@@ -39,6 +39,11 @@ class Generator(ABC):
     default_truncation: float = 1.0
     #: default layer for activation-space GANSpace (METHODS.md §1)
     default_pca_layer: str = "latent"
+    #: conditional families whose class enters the mapping (NVIDIA's StyleGAN2-ADA/3): `map` and
+    #: `sample` take ``classes`` and the latents already hold the class; others take it in `synthesize`
+    class_in_mapping: bool = False
+    #: how images become uint8: ``"round"`` (``round((x+1)·127.5)``) or ``"nvidia"`` (``(x·127.5+128)`` truncated)
+    uint8_convention: str = "round"
 
     def __init__(self, net: nn.Module, device: torch.device | str, name: str, fingerprint: str):
         self.net = net.eval().requires_grad_(False).to(device)
@@ -65,8 +70,13 @@ class Generator(ABC):
         z = torch.stack(rows) if rows else torch.zeros(0, self.z_dim)
         return z.to(self.device)
 
-    def sample(self, n: int, seed: int) -> torch.Tensor:
-        """Per-layer latents ``[n, num_layers, latent_dim]`` for seeds ``seed .. seed+n-1``."""
+    def sample(self, n: int, seed: int, classes=None) -> torch.Tensor:
+        """Per-layer latents ``[n, num_layers, latent_dim]`` for seeds ``seed .. seed+n-1``.
+
+        ``classes`` reaches the mapping only where `class_in_mapping`; elsewhere it is ignored.
+        """
+        if self.class_in_mapping:
+            return self.map(self.sample_z(n, seed), classes)
         return self.map(self.sample_z(n, seed))
 
     @abstractmethod

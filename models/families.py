@@ -46,3 +46,22 @@ def _biggan_build(obj: Any, path, device, name, fingerprint):
 
 
 register_family("biggan", _biggan_accepts, _biggan_build)
+
+
+# NVIDIA's stylegan2-ada-pytorch / stylegan3 snapshots, read by the restricted unpickler
+# (`read_checkpoint` hands them over as an NvidiaSnapshot).
+def _nvidia_accepts(obj: Any) -> bool:
+    from .nvidia_pickle import NvidiaSnapshot
+
+    return isinstance(obj, NvidiaSnapshot)
+
+
+def _nvidia_build(obj: Any, path, device, name, fingerprint):
+    from pathlib import Path
+
+    from .nvidia import generator_from_snapshot
+
+    return generator_from_snapshot(obj, device, name, fingerprint, fname=Path(path).name)
+
+
+register_family("nvidia", _nvidia_accepts, _nvidia_build)

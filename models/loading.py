@@ -1,7 +1,9 @@
 """`load_generator`: a registry name or a path in, a `Generator` out, or a `LoadError`.
 
 Files are sniffed by content, not by name.  Every checkpoint is read with
-``torch.load(..., weights_only=True)`` so a hostile pickle cannot run code.  The one
+``torch.load(..., weights_only=True)`` so a hostile pickle cannot run code; NVIDIA's
+persistent-object pickles (``network-snapshot-*.pkl``) go to our own restricted unpickler
+(`models.nvidia_pickle`), which never runs the source they embed.  The one
 layout of two files (a folder with ``config.json`` + ``pytorch_model.bin``, or either file)
 pairs them by name and reaches the families as a `ConfiguredCheckpoint`.
 """
@@ -18,6 +20,7 @@ from typing import Any, Callable
 import torch
 
 from .base import Generator, LoadError
+from .nvidia_pickle import SNIFF_BYTES, looks_like_nvidia_pickle, read_snapshot
 from .registry import REGISTRY
 
 #: (family name, test on the loaded object, builder(obj, path, device, name, fingerprint))
@@ -54,14 +57,27 @@ def fingerprint_file(path: Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()[:16]
 
 
+def _head(path: Path, n: int) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read(n)
+    except OSError:
+        return b""
+
+
 def read_checkpoint(path: Path) -> Any:
-    """`torch.load` with ``weights_only=True`` on the CPU, failures turned into `LoadError`."""
+    """`torch.load` with ``weights_only=True`` on the CPU, failures turned into `LoadError`.
+
+    An NVIDIA snapshot (recognised by its content) comes back as an `NvidiaSnapshot`.
+    """
     if not path.exists():
         raise LoadError(f"{path} does not exist")
     if path.is_dir():
         raise LoadError(f"{path} is a folder without a {CONFIG_NAME}; give the checkpoint file inside it")
     if path.stat().st_size == 0:
         raise LoadError(f"{path} is empty")
+    if looks_like_nvidia_pickle(_head(path, SNIFF_BYTES)):
+        return read_snapshot(path)
     try:
         # rosinality's train.py stores its argparse.Namespace under 'args': a plain
         # attribute bag, the one non-tensor class allowed besides weights_only's own.
@@ -71,7 +87,8 @@ def read_checkpoint(path: Path) -> Any:
         text = str(exc)
         if "dnnlib" in text or "tflib" in text:
             raise LoadError(
-                f"{path.name} is an NVIDIA/TensorFlow pickle, which holds code; convert it to a PyTorch state dict first"
+                f"{path.name} is an NVIDIA/TensorFlow pickle (dnnlib.tflib, from the original StyleGAN/StyleGAN2), "
+                "which holds code; convert it with NVIDIA's legacy.py to a PyTorch snapshot first"
             ) from None
         raise LoadError(
             f"{path.name} holds pickled objects other than tensors, so it is not loaded (only plain weights are safe to open)"

@@ -599,6 +599,22 @@ def mix(latents_a: torch.Tensor, latents_b: torch.Tensor, start: int, end: int |
     return out
 
 
+def describe_w_rows(num_rows: int) -> list[str]:
+    """One label per StyleGAN2 W+ row, naming the layers it styles, e.g. ``"1: 4² rgb, 8² conv"``.
+
+    Row 0 styles conv1 (4²); row 2k+1 the ToRGB at r and the upsampling conv at 2r;
+    row 2k+2 the second conv at 2r; the last row only the final ToRGB.
+    """
+    labels = ["0: 4² conv"]
+    for i in range(1, num_rows):
+        if i % 2 == 1:
+            r = 2 ** ((i + 3) // 2)  # ToRGB resolution fed by row i
+            labels.append(f"{i}: {r}² rgb" + (f", {2 * r}² conv" if i < num_rows - 1 else ""))
+        else:
+            labels.append(f"{i}: {2 ** (i // 2 + 2)}² conv")
+    return labels
+
+
 # ====================================================================== the Generator
 class StyleGAN2Generator(Generator):
     """A StyleGAN2 behind the `Generator` interface; the editing space is W+ ``[B, n_latent, style_dim]``."""
@@ -759,16 +775,4 @@ class StyleGAN2Generator(Generator):
         return [(row, kind, w.detach()) for row, kind, w in out]
 
     def describe_layers(self) -> list[str]:
-        """One label per W+ row, naming the layers it styles, e.g. ``"1: 4² rgb, 8² conv"``.
-
-        Row 0 styles conv1 (4²); row 2k+1 the ToRGB at r and the upsampling conv at 2r;
-        row 2k+2 the second conv at 2r; the last row only the final ToRGB.
-        """
-        labels = ["0: 4² conv"]
-        for i in range(1, self.num_layers):
-            if i % 2 == 1:
-                r = 2 ** ((i + 3) // 2)  # ToRGB resolution fed by row i
-                labels.append(f"{i}: {r}² rgb" + (f", {2 * r}² conv" if i < self.num_layers - 1 else ""))
-            else:
-                labels.append(f"{i}: {2 ** (i // 2 + 2)}² conv")
-        return labels
+        return describe_w_rows(self.num_layers)
