@@ -14,6 +14,12 @@ METHODS.md §1.  Two cases, chosen by the layer:
 Everything runs in torch on the generator's device in batches, so memory is bounded
 whatever the sample count, with progress and cancellation.
 
+Class-conditional models: ``class_index`` picks the class of the samples.  BigGAN's
+``generator.gen_z`` is linear in ``[z, class embedding]``, so there the class only moves
+the mean, which PCA removes: the components (and latent directions) are the same for
+every class, in the original too.  Per-class components differ from the first
+``generator.layers.k`` on, where class-conditional batch norm acts.
+
 The PCA estimator is chosen explicitly (``estimator``, `methods.pca.choose_estimator`)
 and the ControlSet's stats say which ran and why:
 

@@ -7,6 +7,7 @@ loaded back through `models.load_generator`.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 import shutil
 from pathlib import Path
 
@@ -245,7 +246,12 @@ def test_gradients_flow_after_rendering_in_inference_mode(gen):
     assert lat.grad[:, 4:].abs().sum() == 0
 
 
-def test_ganspace_components_are_computed_for_a_class_and_say_so(gen):
+def test_ganspace_components_depend_on_the_class_only_after_the_first_block(gen):
+    """gen_z is linear in [z, class embedding]: the class only shifts its mean, which PCA removes.
+
+    So at gen_z (GANSpace's BigGAN layer) every class gives the same components, as in the
+    original; after the first block (class-conditional batch norm) they differ.
+    """
     from methods.ganspace import GANSpaceConfig, discover
 
     cfg = GANSpaceConfig(samples=300, components=4, regression_samples=300, batch=100)
@@ -253,7 +259,14 @@ def test_ganspace_components_are_computed_for_a_class_and_say_so(gen):
     cat = discover(gen, replace_class(cfg, 281))
     assert dog.config["class_index"] == 207 and dog.stats["class"] == gen.classes[207]
     assert dog.stats["layer"] == "generator.gen_z"
-    assert not np.allclose(dog.directions(), cat.directions())
+    same = 1 - np.abs(np.sum(dog.extras["act_comp"] * cat.extras["act_comp"], axis=1))
+    assert same.max() < 1e-6, f"gen_z components differ by class: 1-|cos| {same}"
+    np.testing.assert_allclose(dog.directions(), cat.directions(), atol=1e-4)
+    assert not np.allclose(dog.extras["act_mean"], cat.extras["act_mean"], atol=1e-3)  # the class is there, as a mean
+    block = replace(cfg, layer="generator.layers.0")
+    dog1, cat1 = discover(gen, replace_class(block, 207)), discover(gen, replace_class(block, 281))
+    differ = 1 - np.abs(np.sum(dog1.extras["act_comp"] * cat1.extras["act_comp"], axis=1))
+    assert differ.max() > 1e-4 > 100 * same.max(), f"block-0 components should differ by class: 1-|cos| {differ}"
 
 
 def test_sefa_factorises_the_z_columns_of_gen_z(gen):
