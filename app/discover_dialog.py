@@ -34,7 +34,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from methods import latentclr
+from methods import latentclr, sefa, voynov
 from methods.annotations import data_dir
 from methods.pca import ESTIMATORS
 from methods.reconstructor import RECONSTRUCTORS
@@ -48,6 +48,8 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "direction_model": tuple(latentclr.DIRECTION_MODELS),
     "reconstructor": tuple(RECONSTRUCTORS),
     "estimator": ESTIMATORS,
+    "init": voynov.INITS,
+    "weights": sefa.WEIGHT_CHOICES,
 }
 
 #: options that name a folder

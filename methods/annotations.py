@@ -625,7 +625,7 @@ def _clean_text(text: str, where: str = "") -> str:
 class PublishedDataset:
     """The layout of the visual-vocab datasets (``lsd_all.zip`` …), read from a local file.
 
-    ``vectors`` ``[n, dim]`` float32 (row i of ``ds.pth``); ``d_ids`` [n] (``metadata.csv``);
+    ``vectors`` ``[n, dim]`` float32 (row i of ``ds.pth``); ``d_ids`` [n]: ``"0"`` … the d_id of row i;
     ``annotations``: (d_id, text, annotator or "") per row of ``annotations.csv``.
     """
 
@@ -695,13 +695,29 @@ def _load_tensor(data: bytes, fname: str) -> np.ndarray:
     return arr.astype(np.float32)
 
 
+def _row_of(text: str, n: int) -> int | None:
+    """The ds.pth row a ``d_id`` names (an integer 0 … n−1, ``"7"`` or ``"7.0"``), or None."""
+    text = text.strip()
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    if not value.is_integer() or not 0 <= value < n:
+        return None
+    return int(value)
+
+
 def read_published_dataset(path: str | os.PathLike) -> PublishedDataset:
     """Read a visual-vocab dataset from a ``.zip`` or a folder (nothing is downloaded).
 
     ``ds.pth``: tensor ``[n, dim]`` (loaded with ``weights_only=True``);
-    ``metadata.csv``: column ``d_id``, row i naming tensor row i;
+    ``metadata.csv``: column ``d_id``, one row per direction, in any order;
     ``annotations.csv``: columns ``d_id``, ``annotation`` (several rows per direction; an
     optional ``annotator``/``worker_id`` column names who wrote each).
+
+    As in the original, ``d_id`` j is row j of ``ds.pth``: it is not looked up by its
+    position in ``metadata.csv`` (which may be in another order).  Every ``d_id`` must be
+    such a row; the directions are named by it.
     Any deviation is an `AnnotationError` naming the file and what is wrong.
     """
     path = Path(path)
@@ -728,24 +744,26 @@ def read_published_dataset(path: str | os.PathLike) -> PublishedDataset:
     col = header.index("d_id")
     if len(rows) != n:
         raise AnnotationError(f"metadata.csv lists {len(rows)} directions but ds.pth holds {n}")
-    d_ids: list[str] = []
-    first: dict[str, int] = {}
+    seen: set[int] = set()
     for i, r in enumerate(rows):
-        d = r[col].strip() if col < len(r) else ""
-        if not d:
-            raise AnnotationError(f"metadata.csv row {i + 2} has an empty d_id")
-        if d in first and not np.array_equal(vectors[first[d]], vectors[i]):
-            raise AnnotationError(f"metadata.csv repeats d_id {d!r} for two different directions")
-        first.setdefault(d, i)
-        d_ids.append(d)
+        j = _row_of(r[col] if col < len(r) else "", n)
+        if j is None:
+            raise AnnotationError(f"metadata.csv row {i + 2} has d_id {(r[col] if col < len(r) else '')!r}, "
+                                  f"which is not a row of ds.pth (0 to {n - 1})")
+        if j in seen:
+            raise AnnotationError(f"metadata.csv lists d_id {j} twice")
+        seen.add(j)
+    d_ids = [str(j) for j in range(n)]  # direction j is row j of ds.pth, whatever the CSV's order
     header, rows = _read_csv(blobs["annotations.csv"], "annotations.csv", ["d_id", "annotation"])
     ci, ti = header.index("d_id"), header.index("annotation")
     wi = next((header.index(c) for c in ("annotator", "worker_id", "workerid") if c in header), None)
     anns: list[tuple[str, str, str]] = []
     for line, r in enumerate(rows, start=2):
-        d = r[ci].strip() if ci < len(r) else ""
-        if d not in first:
-            raise AnnotationError(f"annotations.csv line {line} names d_id {d!r}, which metadata.csv does not list")
+        raw = r[ci].strip() if ci < len(r) else ""
+        j = _row_of(raw, n)
+        if j is None:
+            raise AnnotationError(f"annotations.csv line {line} names d_id {raw!r}, which is not a row of ds.pth (0 to {n - 1})")
+        d = d_ids[j]
         text = " ".join((r[ti] if ti < len(r) else "").split())
         if not text or text.lower() == "nan":
             continue

@@ -8,8 +8,10 @@ Euler steps of length ε: ``x_{i+1} = x_i + sign(t)·ε·v(x_i)``.  The field ty
   repeated; the batch norms are in eval form, ``(h − μ)/sqrt(σ² + 1e-5)·γ + β``.
 * ``rbf`` — WarpedGANSpace's warping: ``f(x) = Σ_i a_i exp(−γ‖x − v_i‖²)``, whose gradient
   ``∇f(x) = −2γ Σ_i a_i exp(−γ‖x − v_i‖²)(x − v_i)`` is the field (γ included, as the
-  corrected original).  Far from every support vector the gradient underflows; there the
-  field falls back to the axis of the nearest dipole, ``(v⁺ − v⁻)``, so the path never stalls.
+  corrected original).  Its direction is computed stably (`rbf_direction`): the largest
+  exponent is subtracted before exponentiating and the sum normalised after, so it is
+  exact wherever the gradient is merely small, and finite even where the original's
+  float32 gradient underflows to 0/0 = NaN.
 """
 from __future__ import annotations
 
@@ -22,6 +24,44 @@ import torch
 
 FIELD_TYPES = ("linear", "mlp", "rbf")
 _NORM_EPS = 1e-8
+
+
+def rbf_direction(x: torch.Tensor, support: torch.Tensor, weights: torch.Tensor, gamma: torch.Tensor) -> torch.Tensor:
+    """``∇f/‖∇f‖`` ``[B, L, D]`` for latents ``x`` ``[B, L, D]``, RBF centres ``support`` ``[B, M, D]``,
+    weights ``weights`` ``[B, M]`` and ``gamma`` ``[B]`` (γ > 0), differentiable in all of them.
+
+    ``∇f = −2γ Σ_i a_i exp(−γ‖x − v_i‖²)(x − v_i)``.  The direction does not depend on the
+    gradient's scale, so with ``l_i = log|a_i| − γ‖x − v_i‖²`` and ``m = max_i l_i``
+    (log-sum-exp style),
+
+        ∇f / ‖∇f‖ = −h / ‖h‖,    h = Σ_i sign(a_i) exp(l_i − m) (x − v_i)
+
+    where the largest term has weight 1: nothing underflows, however small ∇f is.  The
+    original normalises ∇f itself and gets 0/0 = NaN where its float32 exponentials all
+    underflow; here only where h truly cancels to 0 (a critical point of f, or all
+    weights 0) does the field fall back to the axis ``v⁺ − v⁻`` of the nearest dipole
+    (rows 2j, 2j+1), oriented along the ascent of f (0 if that axis is 0 too).
+    """
+    # ‖x − v_i‖² without a [B, L, M, D] tensor
+    d2 = ((x * x).sum(-1, keepdim=True) + (support * support).sum(-1)[:, None, :]
+          - 2.0 * x @ support.transpose(1, 2)).clamp_min(0)  # [B, L, M]
+    logits = torch.log(weights.abs())[:, None, :] - gamma[:, None, None] * d2
+    m = logits.amax(-1, keepdim=True).detach()
+    w = torch.sign(weights)[:, None, :] * torch.exp(logits - m)  # [B, L, M], the largest |w| is 1
+    h = x * w.sum(-1, keepdim=True) - w @ support  # Σ_i w_i (x − v_i)
+    g = -h
+    norm = g.norm(dim=-1, keepdim=True)
+    weak = ~(norm > 0) | ~torch.isfinite(norm)  # true cancellation (or no usable weight at all)
+    if bool(weak.any()) and support.shape[1] >= 2:
+        pos, neg = support[:, 0::2], support[:, 1::2]  # [B, N, D]
+        n = min(pos.shape[1], neg.shape[1])
+        pos, neg = pos[:, :n], neg[:, :n]
+        axes = torch.sign(weights[:, 0:2 * n:2] - weights[:, 1:2 * n:2])[..., None] * (pos - neg)
+        nearest = torch.cdist(x, (pos + neg) / 2).argmin(-1)  # [B, L]
+        fallback = torch.gather(axes, 1, nearest[..., None].expand(-1, -1, x.shape[-1]))
+        g = torch.where(weak, fallback, torch.nan_to_num(g))
+        norm = g.norm(dim=-1, keepdim=True)
+    return g / norm.clamp_min(torch.finfo(g.dtype).tiny)
 
 
 class FieldError(ValueError):
@@ -121,29 +161,14 @@ class VectorField:
         return -2.0 * gamma * (k[..., None] * diff).sum(1)
 
     def direction(self, x: torch.Tensor) -> torch.Tensor:
-        """The unit field ``v(x) = f(x)/‖f(x)‖`` ``[n, D]``, with the rbf fallback far from all dipoles."""
-        f = self.raw(x)
-        norm = f.norm(dim=1, keepdim=True)
+        """The unit field ``v(x) = f(x)/‖f(x)‖`` ``[n, D]`` (rbf: computed stably, in float64, by `rbf_direction`)."""
         if self.type == "rbf":
-            weak = norm[:, 0] < _NORM_EPS
-            if bool(weak.any()):
-                f = f.clone()
-                f[weak] = self._nearest_dipole_axis(x[weak])
-                norm = f.norm(dim=1, keepdim=True)
-        return f / norm.clamp_min(_NORM_EPS)
-
-    def _nearest_dipole_axis(self, x: torch.Tensor) -> torch.Tensor:
-        """Axis ``v⁺ − v⁻`` (oriented along ascent of f) of the dipole nearest to each x."""
-        v, a = self._t("support", x), self._t("weights", x)
-        if v.shape[0] % 2:
-            nearest = torch.cdist(x, v).argmin(1)
-            return a[nearest, None] * (v[nearest] - x)
-        pos, neg = v[0::2], v[1::2]
-        sign = torch.sign(a[0::2] - a[1::2])[:, None]
-        axes = sign * (pos - neg)  # [M/2, D]
-        centres = (pos + neg) / 2
-        nearest = torch.cdist(x, centres).argmin(1)
-        return axes[nearest]
+            x64 = x.double()
+            v = rbf_direction(x64[None], self._t("support", x64)[None], self._t("weights", x64)[None],
+                              torch.tensor([float(self.params["gamma"])], dtype=torch.float64, device=x.device))
+            return v[0].to(x.dtype)
+        f = self.raw(x)
+        return f / f.norm(dim=1, keepdim=True).clamp_min(_NORM_EPS)
 
     def integrate(self, x: torch.Tensor, length: float, step: float) -> torch.Tensor:
         """Follow ``sign(length)·v`` from ``x`` ``[n, D]`` for a path of ``|length|`` latent units.

@@ -4,9 +4,14 @@ K direction models edit a latent x (the generator's editing space: z for DCGAN/B
 W for StyleGAN2) as ``x_k = x + α_k · Δ_k(x)/‖Δ_k(x)‖`` with
 
 * ``global`` — ``Δ_k(x) = P_k``, a learned vector (P ``[K, D]``, init randn);
-* ``linear`` — ``Δ_k(x) = M_k x``, K bias-free ``Linear(D, D)``;
+* ``linear`` — ``Δ_k(x) = M_k x``, K bias-free ``Linear(D, D)``, as METHODS.md §2 and the
+  original's ``LinearConditional(bias=False)`` say.  The original ignores that argument:
+  its ``create_mlp`` always gives the first Linear a bias, so its "linear" directions are
+  affine, ``M_k x + b_k``.  We keep the bias-free model for training; an imported
+  original model keeps its bias (`methods.importers`);
 * ``nonlinear`` — K MLPs ``Linear(D, D) → [BatchNorm1d, ReLU, Linear(D, D)] × (depth − 1)``,
-  biases on except the last layer's.
+  as the original's ``create_mlp``: the first Linear always has a bias (so a depth-1
+  model, like the released FFHQ demo one, is ``W x + b``), the last of a deeper one none.
 
 α_k is fixed (``alpha_min == alpha_max``) or drawn from U[alpha_min, alpha_max] once per
 direction per batch.  With ``h = normalize(flatten(G_l(x)))`` at the target layer l
@@ -113,8 +118,12 @@ class GlobalDirections(nn.Module):
 
 
 def _mlp(D: int, depth: int) -> nn.Sequential:
-    """``Linear(D, D) → [BatchNorm1d, ReLU, Linear(D, D)] × (depth − 1)``; no bias on the last Linear."""
-    layers: list[nn.Module] = [nn.Linear(D, D, bias=depth > 1)]
+    """``Linear(D, D) → [BatchNorm1d, ReLU, Linear(D, D)] × (depth − 1)``.
+
+    The first Linear has a bias at every depth (the original's ``create_mlp``); the last
+    Linear of a deeper MLP has none.
+    """
+    layers: list[nn.Module] = [nn.Linear(D, D, bias=True)]
     for i in range(1, depth):
         layers += [nn.BatchNorm1d(D), nn.ReLU(), nn.Linear(D, D, bias=i < depth - 1)]
     return nn.Sequential(*layers)

@@ -49,7 +49,7 @@ def _voynov(G) -> dict[str, Any]:
     small = int(G.resolution) <= 64
     return {
         "components": int(G.latent_dim), "batch": 32, "iterations": 100_000, "lr_deformator": 1e-4,
-        "lr_reconstructor": 1e-4, "shift_scale": 6.0, "min_shift": 0.5, "random_init": False,
+        "lr_reconstructor": 1e-4, "shift_scale": 6.0, "min_shift": 0.5, "init": "axes",
         "reconstructor": "lenet" if small else "resnet",
     }
 

@@ -11,6 +11,17 @@ together.  Each iteration (one row per sample b):
 
 with Adam (lr 1e-4) on S and on R.  The result is K linear controls, the first K columns
 of A: unit vectors, mutually orthogonal, one slider unit = one unit of ε.
+
+The start of S (``init``):
+
+* ``axes`` (our default) — S = 0, so A = I: training starts from the coordinate axes,
+  the authors' later advice for large GANs (GANLatentDiscovery issue #11).
+* ``random-rotation`` — S = 1.0·randn, a random rotation: the original's
+  ``random_init=True`` start, which is also what its ``run_train.py`` runs by default
+  (``--deformator_random_init`` is ``type=bool``, so even "False" is true).
+
+The original's ``random_init=False`` start, S = 0.001·randn, stays within 1e-3 of the
+axes; we do not offer it separately.
 """
 from __future__ import annotations
 
@@ -35,8 +46,8 @@ class VoynovConfig:
     run in a few minutes there; the LeNet reconstructor is the paper's choice for small
     (SNGAN-sized, 64 px) generators.  ε's distribution (6, 0.5) and the learning rates
     (1e-4) are the paper's.  Use the ResNet R, more directions and 10⁴–10⁵ iterations on a
-    GPU for real results.  ``random_init`` is off by default: training starts from the
-    coordinate axes (S = 0), the fix the authors gave for large GANs (issue #11).
+    GPU for real results.  ``init`` is ``axes`` by default (S = 0, the authors' fix for
+    large GANs, issue #11); ``random-rotation`` is the original's S = randn start.
     """
 
     components: int = 16  # K
@@ -46,7 +57,7 @@ class VoynovConfig:
     lr_reconstructor: float = 1e-4
     shift_scale: float = 6.0  # ε = shift_scale·(2u − 1)
     min_shift: float = 0.5  # |ε| below this is clamped to ±min_shift
-    random_init: bool = False  # S ~ 0.001·N(0, 1) (the original 'ortho' start) instead of S = 0 (coordinate axes)
+    init: str = "axes"  # axes: S = 0 (coordinate axes) | random-rotation: S ~ N(0, 1) (the original run_train.py start)
     reconstructor: str = "lenet"  # lenet | resnet
     seed: int = 0
     truncation: float = 0.0
@@ -62,18 +73,27 @@ HELP = {
     "lr_reconstructor": "Adam learning rate of the reconstructor R",
     "shift_scale": "shifts ε are uniform in ±shift_scale",
     "min_shift": "shifts smaller than this are clamped to ±min_shift",
-    "random_init": "start from a small random rotation (S = 0.001·randn) instead of the coordinate axes",
+    "init": "start of the deformator: axes (S = 0, the coordinate axes) or random-rotation (S = randn, the original's run_train.py default)",
     "reconstructor": "reconstructor network: lenet (small images) or resnet (ResNet-18-like)",
     **COMMON_HELP,
 }
 
 
-class OrthoDeformator(nn.Module):
-    """``A = expm(S − Sᵀ)``: an orthonormal ``[D, D]`` matrix for any S (S − Sᵀ is skew-symmetric)."""
+INITS = ("axes", "random-rotation")
 
-    def __init__(self, dim: int, random_init: bool):
+
+class OrthoDeformator(nn.Module):
+    """``A = expm(S − Sᵀ)``: an orthonormal ``[D, D]`` matrix for any S (S − Sᵀ is skew-symmetric).
+
+    ``init``: ``axes`` (S = 0, A = I) or ``random-rotation`` (S ~ N(0, 1), the original's
+    ``1.0·randn`` start, drawn from the global torch generator).
+    """
+
+    def __init__(self, dim: int, init: str = "axes"):
         super().__init__()
-        self.S = nn.Parameter(0.001 * torch.randn(dim, dim) if random_init else torch.zeros(dim, dim))
+        if init not in INITS:
+            raise ValueError(f"init must be one of {', '.join(INITS)}, not {init!r}")
+        self.S = nn.Parameter(torch.randn(dim, dim) if init == "random-rotation" else torch.zeros(dim, dim))
 
     def forward(self) -> torch.Tensor:
         return torch.linalg.matrix_exp(self.S - self.S.T)
@@ -98,11 +118,13 @@ def discover(
         raise MethodError(f"components must be between 1 and the latent size {D}")
     if config.reconstructor not in RECONSTRUCTORS:
         raise MethodError(f"reconstructor {config.reconstructor!r} is unknown (choose {' or '.join(RECONSTRUCTORS)})")
+    if config.init not in INITS:
+        raise MethodError(f"init {config.init!r} is unknown (choose {' or '.join(INITS)})")
     if not 0 <= config.min_shift <= config.shift_scale or config.shift_scale <= 0:
         raise MethodError("shift_scale must be positive and min_shift between 0 and shift_scale")
     dev = G.device
     with seeded(config.seed):
-        deformator = OrthoDeformator(D, config.random_init).to(dev)
+        deformator = OrthoDeformator(D, config.init).to(dev)
         R = make_reconstructor(config.reconstructor, K, G.resolution).to(dev)
     optimizers = {
         "deformator": torch.optim.Adam(deformator.parameters(), lr=config.lr_deformator),

@@ -30,13 +30,12 @@ import torch
 from torch import nn
 
 from .controls import ControlSet, FieldControl, ModelRef
-from .fields import VectorField
+from .fields import VectorField, rbf_direction
 from .jobs import CancelFn, MethodError, ProgressFn, never_cancel, no_progress
 from .reconstructor import RECONSTRUCTORS, make_reconstructor, pair, reconstructor_loss
 from .training import COMMON_HELP, TrainLoop, seeded
 
 R_MIN, R_MAX = 1.0, 4.0
-_NORM_EPS = 1e-8
 
 
 @dataclass(frozen=True)
@@ -120,18 +119,10 @@ def rbf_gradient(x: torch.Tensor, support: torch.Tensor, weights: torch.Tensor, 
 
 
 def unit_field(x: torch.Tensor, support: torch.Tensor, weights: torch.Tensor, gamma: torch.Tensor) -> torch.Tensor:
-    """``v(x) = ∇f/‖∇f‖`` ``[B, L, D]``; where ‖∇f‖ underflows, the unit axis of the nearest dipole (as `fields`)."""
-    g = rbf_gradient(x, support, weights, gamma)
-    norm = g.norm(dim=-1, keepdim=True)
-    weak = norm < _NORM_EPS
-    if bool(weak.any()):
-        pos, neg = support[:, 0::2], support[:, 1::2]  # [B, N, D]
-        axes = torch.sign(weights[:, 0::2] - weights[:, 1::2])[..., None] * (pos - neg)
-        nearest = torch.cdist(x, (pos + neg) / 2).argmin(-1)  # [B, L]
-        fallback = torch.gather(axes, 1, nearest[..., None].expand(-1, -1, x.shape[-1]))
-        g = torch.where(weak, fallback, g)
-        norm = g.norm(dim=-1, keepdim=True)
-    return g / norm.clamp_min(_NORM_EPS)
+    """``v(x) = ∇f/‖∇f‖`` ``[B, L, D]``, computed stably (`methods.fields.rbf_direction`: the
+    largest exponent subtracted, normalised after; the nearest-dipole axis only where the
+    gradient truly cancels, where the original's is NaN)."""
+    return rbf_direction(x, support, weights, gamma)
 
 
 def sample_eps(loop: TrainLoop, n: int, eps_min: float, eps_max: float) -> torch.Tensor:

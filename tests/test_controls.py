@@ -138,13 +138,14 @@ def _field_set(field, step=0.05, num_layers=2):
     return ControlSet([LinearControl("x", e[0]), FieldControl("walk", field, step=step)], model, "test")
 
 
-def test_rbf_field_walks_along_its_dipole_and_falls_back_far_away():
+def test_rbf_field_walks_along_its_dipole_even_where_its_gradient_underflows():
     axis = np.array([[1.0, 0, 0], [-1.0, 0, 0]], dtype=np.float32)
     field = VectorField("rbf", {"support": axis, "weights": np.array([1.0, -1.0], np.float32)}, {"gamma": 0.5})
     near = field.direction(torch.zeros(1, 3))
     torch.testing.assert_close(near, torch.tensor([[1.0, 0, 0]]))  # ascent of f points to v⁺
-    far = field.direction(torch.tensor([[0.0, 1e4, 0]]))  # exp(-γ·1e8) underflows: nearest dipole axis
+    far = field.direction(torch.tensor([[0.0, 1e4, 0]]))  # exp(-γ·1e8) underflows; the stable direction does not
     assert torch.isfinite(far).all() and float(far[0, 0]) > 0.99
+    assert float(field.raw(torch.tensor([[0.0, 1e4, 0]])).norm()) == 0.0  # the plain gradient is 0 there
 
 
 def test_field_control_path_has_the_slider_length_and_moves_continuously():

@@ -48,7 +48,7 @@ def test_unnormalised_variant_equals_the_svd_of_the_stacked_modulations(sg2):
 
 def test_variants_and_layer_subsets_change_the_result(sg2):
     base = discover(sg2, SeFaConfig(components=3))
-    rgb = discover(sg2, SeFaConfig(components=3, include_rgb=True))
+    rgb = discover(sg2, SeFaConfig(components=3, weights="all"))
     assert rgb.stats["matrices"] > base.stats["matrices"]
     sub = discover(sg2, SeFaConfig(components=3, layers="2:6"))
     assert sub.stats["matrices"] == 4 and sub[0].layers == (2, 6)
@@ -56,6 +56,41 @@ def test_variants_and_layer_subsets_change_the_result(sg2):
     out = sub.apply(lat, [2.0, 0, 0])
     changed = (out - lat).abs().sum(-1)[0] > 0
     assert changed.tolist() == [i in range(2, 6) for i in range(sg2.num_layers)]
+
+
+def _genforce_factorize_weight(G):
+    """genforce/sefa utils.factorize_weight(layer_idx='all'), written from its description:
+    style weights of synthesis.layer{i} for i < L−1 and of output{(L−1)//2} (the last ToRGB),
+    transposed and concatenated [w_dim, Σ out], unit columns, eigenvectors of A·Aᵀ."""
+    net = G.net
+    convs = [net.conv1] + list(net.convs)
+    mats = [c.conv.modulation.weight.detach().double() for c in convs[: G.num_layers - 1]]
+    mats.append(net.to_rgbs[-1].conv.modulation.weight.detach().double())
+    A = torch.cat(mats).T.numpy()  # [w_dim, Σ out]
+    A = A / np.linalg.norm(A, axis=0, keepdims=True)
+    vals, vecs = np.linalg.eig(A @ A.T)
+    order = np.argsort(-vals.real)
+    return vals.real[order], vecs.real[:, order].T
+
+
+def test_genforce_weights_reproduce_its_all_layers_choice_with_the_last_torgb(sg2):
+    cs = discover(sg2, SeFaConfig(components=5, weights="genforce"))
+    vals, vecs = _genforce_factorize_weight(sg2)
+    cos = np.abs(np.sum(cs.directions().astype(np.float64) * vecs[:5], axis=1))
+    assert np.abs(1 - cos).max() < 1e-6
+    np.testing.assert_allclose(cs.extras["eigenvalues"], vals[:5], rtol=1e-9)
+    conv = discover(sg2, SeFaConfig(components=5))
+    assert cs.stats["matrices"] == conv.stats["matrices"] + 1 and cs.stats["weights"] == "genforce"
+    assert 1 - np.abs(np.sum(conv.directions() * vecs[:5], axis=1)).min() > 1e-4  # conv alone is not genforce's
+
+
+def test_rosinality_weights_are_its_closed_form_factorization(sg2):
+    """closed_form_factorization.py: SVD of every modulation weight whose name lacks 'to_rgbs'."""
+    cs = discover(sg2, SeFaConfig(components=5, normalize=False, weights="rosinality"))
+    state = sg2.net.state_dict()
+    W = torch.cat([v.double() for k, v in state.items() if "modulation" in k and "to_rgbs" not in k and "weight" in k])
+    _u, _s, vt = torch.linalg.svd(W, full_matrices=False)
+    assert np.abs(1 - np.abs(np.sum(cs.directions() * vt[:5].numpy(), axis=1))).max() < 1e-6
 
 
 def test_bad_layer_subset_is_a_clear_error(sg2):

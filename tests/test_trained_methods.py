@@ -90,17 +90,29 @@ def test_result_saves_and_loads_with_its_kind_of_control(trained, name, tiny, tm
 
 
 def test_voynov_deformator_is_orthonormal(trained):
-    A = voynov.OrthoDeformator(12, random_init=True)
+    A = voynov.OrthoDeformator(12, "random-rotation")
     with torch.no_grad():
-        A.S.normal_()  # far from the identity
         M = A()
     torch.testing.assert_close(M.T @ M, torch.eye(12), atol=1e-5, rtol=0)
-    assert torch.allclose(voynov.OrthoDeformator(5, random_init=False)(), torch.eye(5))  # coordinate axes
+    assert torch.allclose(voynov.OrthoDeformator(5)(), torch.eye(5))  # the default: coordinate axes
     cs, _ = trained["voynov"]
     d = cs.directions()
     np.testing.assert_allclose(d @ d.T, np.eye(4), atol=1e-5)
     assert cs.stats["orthonormality_error"] < 1e-5
     assert np.abs(d - np.eye(8, dtype=np.float32)[:4]).max() > 0.05  # training moved them off the axes
+
+
+def test_voynov_random_rotation_start_is_the_originals_unit_randn_far_from_the_axes():
+    torch.manual_seed(3)
+    A = voynov.OrthoDeformator(64, "random-rotation")
+    torch.manual_seed(3)
+    torch.testing.assert_close(A.S.detach(), torch.randn(64, 64))  # S = 1.0·randn, as the original's random_init
+    with torch.no_grad():
+        M = A()
+    # a real rotation: every column far from its axis (the former 0.001·randn start stayed within 1e-2)
+    assert M.diagonal().abs().max() < 0.9
+    with pytest.raises(ValueError, match="init must be one of axes, random-rotation"):
+        voynov.OrthoDeformator(4, "small")
 
 
 def test_voynov_shifts_follow_the_paper_distribution():
@@ -132,6 +144,36 @@ def test_warped_field_gradient_includes_gamma():
     cs = warped.export_fields(_sets_from(support[0], weights[0], float(gamma[0])), step=0.2)
     raw = cs[0].field.raw(x[0].float())
     torch.testing.assert_close(raw, auto[0].float(), atol=1e-5, rtol=1e-4)
+
+
+def test_warped_direction_is_exact_where_the_gradient_is_tiny_but_representable():
+    """γ×30 at sampled latents: ‖∇f‖ ≪ 1e-8, yet its direction is the float64 one (the old cut-off was 0.5 off)."""
+    torch.manual_seed(0)
+    D, N = 100, 4
+    sets = warped.SupportSets(3, N, D, 30.0 / D, True)
+    x = torch.randn(3, 8, D)
+    support, weights, gamma = sets.support.detach(), sets.weights, sets.gamma().detach()
+    g64 = warped.rbf_gradient(x.double(), support.double(), weights.double(), gamma.double())
+    ref = g64 / g64.norm(dim=-1, keepdim=True)
+    assert float(warped.rbf_gradient(x, support, weights, gamma).norm(dim=-1).max()) < 1e-8
+    torch.testing.assert_close(warped.unit_field(x, support, weights, gamma), ref.float(), atol=1e-5, rtol=0)
+    field = warped.export_fields(sets, step=0.2)[1].field
+    torch.testing.assert_close(field.direction(x[1]), ref[1].float(), atol=1e-5, rtol=0)
+
+
+def test_warped_direction_falls_back_to_the_dipole_axis_only_where_the_gradient_truly_cancels():
+    # equal weights: the midpoint of the pair is a critical point of f (∇f = 0 exactly)
+    support = torch.tensor([[[1.0, 0.0, 0.0], [-1.0, 0.0, 0.0]]])
+    weights = torch.tensor([[1.0, 1.0]])
+    x = torch.tensor([[[0.0, 0.0, 0.0], [0.5, 0.0, 0.0]]])
+    v = warped.unit_field(x, support, weights, torch.tensor([0.5]))
+    assert torch.isfinite(v).all()
+    torch.testing.assert_close(v[0, 0], torch.tensor([0.0, 0.0, 0.0]))  # the dipole's axis is 0 too (a=+1,+1): stay
+    # no usable weight at all: finite, and no movement
+    none = warped.unit_field(x, support, torch.tensor([[0.0, 0.0]]), torch.tensor([0.5]))
+    assert torch.isfinite(none).all() and float(none.abs().max()) == 0.0
+    g = warped.rbf_gradient(x.double(), support.double(), weights.double(), torch.tensor([0.5], dtype=torch.float64))
+    torch.testing.assert_close(v[0, 1].double(), g[0, 1] / g[0, 1].norm())  # elsewhere: the gradient's own direction
 
 
 def _sets_from(support: torch.Tensor, weights: torch.Tensor, gamma: float) -> warped.SupportSets:
@@ -188,6 +230,23 @@ def test_latentclr_nonlinear_field_exports_batch_norm_in_eval_form():
     lin = latentclr.ConditionalDirections(1, 6, "linear", depth=1)
     with torch.no_grad():
         torch.testing.assert_close(latentclr.export_field(lin.nets[0], "linear").raw(x), lin.nets[0](x))
+
+
+def test_latentclr_depth1_nonlinear_model_is_affine_with_the_originals_bias():
+    """The original's create_mlp gives the first Linear a bias at every depth: Δ(x) = W x + b."""
+    torch.manual_seed(1)
+    nets = latentclr.ConditionalDirections(2, 6, "nonlinear", depth=1)
+    lin = nets.nets[0][0]
+    assert len(nets.nets[0]) == 1 and lin.bias is not None
+    with torch.no_grad():
+        lin.bias.normal_()
+    x = torch.randn(5, 6)
+    field = latentclr.export_field(nets.nets[0], "nonlinear")
+    expected = x @ lin.weight.detach().T + lin.bias.detach()
+    torch.testing.assert_close(field.raw(x), expected)
+    torch.testing.assert_close(field.direction(x), expected / expected.norm(dim=1, keepdim=True))
+    # the linear model stays bias-free (METHODS.md §2), unlike the original's LinearConditional
+    assert latentclr.ConditionalDirections(1, 6, "linear", depth=1).nets[0].bias is None
 
 
 def test_latentclr_feed_layers_edit_only_those_rows():

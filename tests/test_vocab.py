@@ -315,17 +315,21 @@ def test_csv_export_import_round_trips(tmp_path):
 
 
 # ---------------------------------------------------------------------- published datasets
-def published_files(dim: int = 100, n: int = 12, seed: int = 0) -> dict[str, bytes]:
-    """A synthetic dataset in the visual-vocab layout, built from `synthetic` (words ↔ directions)."""
+def published_files(dim: int = 100, n: int = 12, seed: int = 0, metadata_order=None) -> dict[str, bytes]:
+    """A synthetic dataset in the visual-vocab layout, built from `synthetic` (words ↔ directions).
+
+    As in the published datasets, d_id j is row j of ds.pth; ``metadata_order`` lists the
+    metadata.csv rows in another order."""
     texts, D, groups, _ = synthetic(n_dirs=n, per_dir=3, dim=dim, seed=seed)
     buf = io.BytesIO()
     torch.save(torch.tensor(D[:: 3], dtype=torch.float32), buf)
-    meta = "d_id,category\n" + "".join(f"lsd{i},lake\n" for i in range(n))
+    order = range(n) if metadata_order is None else metadata_order
+    meta = "d_id,category\n" + "".join(f"{i},lake\n" for i in order)
     ann = io.StringIO()
     w = csv.writer(ann)
     w.writerow(["d_id", "annotation"])
     for t, g in zip(texts, groups):
-        w.writerow([f"lsd{g}", t])
+        w.writerow([g, t])
     return {"ds.pth": buf.getvalue(), "metadata.csv": meta.encode(), "annotations.csv": ann.getvalue().encode()}
 
 
@@ -361,6 +365,20 @@ def test_published_dataset_imports_from_zip_and_folder(tmp_path, faces):
     assert words[0].scale == 10.0  # the published LSDs' step
 
 
+def test_published_d_id_is_the_row_of_ds_pth_whatever_the_metadata_order(tmp_path):
+    plain = read_published_dataset(as_folder(published_files(), tmp_path / "plain"))
+    shuffled = read_published_dataset(as_folder(published_files(metadata_order=[5, 2, 11, 0, 1, 3, 4, 6, 7, 8, 9, 10]), tmp_path / "shuffled"))
+    assert shuffled.d_ids == plain.d_ids == [str(j) for j in range(12)]
+    assert shuffled.annotations == plain.annotations
+    with AnnotationStore(tmp_path / "v.sqlite") as store:
+        store.import_published(shuffled)
+        data = store.training_data()
+    # each annotation's direction is row d_id of ds.pth
+    rows = {text: int(d) for d, text, _ in plain.annotations}
+    for text, vec in zip(data.texts, data.vectors):
+        np.testing.assert_array_equal(vec / np.linalg.norm(vec), plain.vectors[rows[text]] / np.linalg.norm(plain.vectors[rows[text]]))
+
+
 def _broken(files: dict[str, bytes], **changes) -> dict[str, bytes]:
     out = dict(files)
     for k, v in changes.items():
@@ -387,10 +405,13 @@ class Evil:
     ({"ds_pth": _pth({"dirs": torch.zeros(2, 3)})}, "holds a dict, expected a tensor"),
     ({"ds_pth": _pth(torch.zeros(12))}, "expected floats"),
     ({"ds_pth": b"garbage"}, "ds.pth is not a tensor file"),
-    ({"metadata_csv": b"d_id\nlsd0\nlsd1\n"}, "lists 2 directions but ds.pth holds 12"),
+    ({"metadata_csv": b"d_id\n0\n1\n"}, "lists 2 directions but ds.pth holds 12"),
     ({"metadata_csv": b"id\n" + b"x\n" * 12}, "no column 'd_id'"),
-    ({"annotations_csv": b"d_id,annotation\nnope,red sky\n"}, "names d_id 'nope'"),
-    ({"annotations_csv": b"d_id,text\nlsd0,red sky\n"}, "no column 'annotation'"),
+    ({"metadata_csv": b"d_id\n" + b"3\n" * 12}, "lists d_id 3 twice"),
+    ({"metadata_csv": b"d_id\n" + b"".join(b"%d\n" % i for i in range(1, 13))}, "has d_id '12', which is not a row of ds.pth"),
+    ({"annotations_csv": b"d_id,annotation\nnope,red sky\n"}, "names d_id 'nope', which is not a row of ds.pth"),
+    ({"annotations_csv": b"d_id,annotation\n12,red sky\n"}, "names d_id '12', which is not a row of ds.pth .0 to 11."),
+    ({"annotations_csv": b"d_id,text\n0,red sky\n"}, "no column 'annotation'"),
 ])
 def test_malformed_datasets_give_one_clear_sentence(tmp_path, change, message):
     files = _broken(published_files(n=12), **change)
