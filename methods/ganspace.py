@@ -32,6 +32,21 @@ and the ControlSet's stats say which ran and why:
   max(2C + 8, 128) components in chunks of twice that, which holds every top-20
   component within 1−|cos| ≤ 1e-4 of exact on dcgan-faces block1 and is more accurate
   than the original at large N (top-20 overlap 0.99999 against 0.99988 at N = 10 000).
+
+Under ``torchrun`` (`methods.distributed`) rank r draws the seeds of its contiguous share
+(`distributed.share`) of each pass, and the ranks combine their statistics once per pass:
+
+* ``exact-covariance`` all-reduces the float64 sums (n, Σx, Σxxᵀ) with the random
+  baseline's, so the components equal a single process's on the same seeds up to float
+  rounding; pass 2's sums (AᵀA, AᵀZ and the latent moments) are all-reduced the same way;
+* ``exact-svd`` (N ≤ 2 000) all-gathers the kept rows in rank (= seed) order: the same
+  rows as one process;
+* ``incremental`` runs on each rank's own chunks, then all-gathers each rank's low-rank
+  summary (n, μ, S, V) and merges them in rank order (`IncrementalPCA.merge`).  The chunks
+  differ from one process's, so the result agrees with it within incremental PCA's own
+  accuracy, not to rounding.
+
+The stats record ``world_size`` and each rank's seed ranges.
 """
 from __future__ import annotations
 
@@ -40,9 +55,10 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
+from . import distributed
 from .controls import ControlSet, LinearControl, ModelRef
 from .jobs import CancelFn, MethodError, ProgressFn, check_cancel, never_cancel, no_progress
-from .pca import CovariancePCA, choose_estimator
+from .pca import CovariancePCA, ExactPCA, IncrementalPCA, choose_estimator
 
 
 @dataclass(frozen=True)
@@ -75,11 +91,67 @@ HELP = {
 }
 
 
-def _batches(total: int, batch: int):
-    start = 0
-    while start < total:
-        yield start, min(batch, total - start)
-        start += batch
+def _rounds(total: int, batch: int, world: distributed.World):
+    """``(round, start, n, done, last)`` for this rank's share of ``total`` samples, in batches.
+
+    Every rank goes through the same number of rounds (its share's batches, then empty
+    rounds with ``n = 0``), so a collective cancel check per round stays in step;
+    ``done`` counts the samples all ranks have drawn after the round.
+    """
+    shares = [distributed.share(total, r, world.size) for r in range(world.size)]
+    first, count = shares[world.rank]
+    rounds = max(-(-c // batch) for _, c in shares)
+    for j in range(rounds):
+        start = first + j * batch
+        n = max(0, min(batch, first + count - start))
+        done = sum(min(c, (j + 1) * batch) for _, c in shares)
+        yield j, start, n, done, j == rounds - 1
+
+
+def _seed_ranges(first_seed: int, total: int, world: distributed.World) -> list[list[int]]:
+    """``[first, last + 1)`` seeds of each rank's share."""
+    out = []
+    for r in range(world.size):
+        start, count = distributed.share(total, r, world.size)
+        out.append([first_seed + start, first_seed + start + count])
+    return out
+
+
+def _combine_pass1(est, rsum: torch.Tensor, rsq: torch.Tensor, N: int, world: distributed.World):
+    """Every rank's pass-1 statistics combined on every rank (the estimator, Σp and Σp² of the baseline)."""
+    if not world.active:
+        return est, rsum, rsq
+    C = rsum.shape[0]
+    if isinstance(est, CovariancePCA):
+        # One all-reduce of the float64 sums (n, Σx, Σxxᵀ) and the baseline's
+        D = est.dim
+        flat = torch.cat([torch.tensor([float(est.n)], dtype=torch.float64, device=rsum.device),
+                          est.sum, est.outer.reshape(-1), rsum, rsq])
+        flat = distributed.all_sum(flat)
+        est.n = int(round(float(flat[0])))
+        est.sum = flat[1 : 1 + D].clone()
+        est.outer = flat[1 + D : 1 + D + D * D].reshape(D, D).clone()
+        return est, flat[-2 * C : -C].clone(), flat[-C:].clone()
+    both = distributed.all_sum(torch.cat([rsum, rsq]))
+    counts = [distributed.share(N, r, world.size)[1] for r in range(world.size)]
+    if isinstance(est, ExactPCA):
+        mine = torch.cat(est.rows) if est.rows else torch.zeros(0, est.dim, device=rsum.device)
+        merged = ExactPCA(est.dim, est.n_components, est.device)
+        merged.partial_fit(distributed.gather_rows(mine, counts))  # rank order = seed order
+        return merged, both[:C], both[C:]
+    assert isinstance(est, IncrementalPCA)
+    n, mean, m2, s, v = est.summary()
+    k, D = est.n_components, est.dim
+    packed = torch.zeros(1, 1 + 2 * D + k + k * D, dtype=torch.float64, device=est.device)
+    packed[0, 0] = float(n)
+    packed[0, 1 : 1 + D], packed[0, 1 + D : 1 + 2 * D] = mean, m2
+    packed[0, 1 + 2 * D : 1 + 2 * D + s.shape[0]] = s  # zero-padded: a zero singular value adds nothing
+    packed[0, 1 + 2 * D + k :].view(k, D)[: v.shape[0]] = v
+    merged = IncrementalPCA(D, k, est.device)
+    for row in distributed.gather_rows(packed, [1] * world.size):
+        body = row[1 + 2 * D :]
+        merged.merge(int(round(float(row[0]))), row[1 : 1 + D], row[1 + D : 1 + 2 * D], body[:k], body[k:].reshape(k, D))
+    return merged, both[:C], both[C:]
 
 
 def discover(
@@ -125,6 +197,10 @@ def discover(
     except ValueError as exc:
         raise MethodError(str(exc)) from None
     est = choice.make(act_dim, dev)
+    world = distributed.world()
+    if N < 2 * world.size:
+        raise MethodError(f"samples {N} is too few for {world.size} processes (at least two each)")
+    cancel = distributed.Cancel(cancel)  # collective: checked once per round on every rank
     # Chunks of exactly chunk_rows rows whatever the batch, so results do not depend on it.
     chunk_rows = choice.chunk_rows or config.batch
     rand_gen = torch.Generator().manual_seed(config.seed)
@@ -133,17 +209,19 @@ def discover(
     rsum = torch.zeros(C, dtype=torch.float64, device=dev)
     rsq = torch.zeros(C, dtype=torch.float64, device=dev)
     pending: torch.Tensor | None = None
-    for start, n in _batches(N, config.batch):
+    for _j, start, n, done, last in _rounds(N, config.batch, world):
         check_cancel(cancel)
-        x, _ = feats(config.seed + start, n)
-        p = (x @ rand_dirs.T).double()
-        rsum += p.sum(0)
-        rsq += (p**2).sum(0)
-        pending = x if pending is None else torch.cat([pending, x])
-        while pending is not None and (pending.shape[0] >= chunk_rows or start + n >= N):
+        if n:
+            x, _ = feats(config.seed + start, n)
+            p = (x @ rand_dirs.T).double()
+            rsum += p.sum(0)
+            rsq += (p**2).sum(0)
+            pending = x if pending is None else torch.cat([pending, x])
+        while pending is not None and (pending.shape[0] >= chunk_rows or last):
             est.partial_fit(pending[:chunk_rows])
             pending = pending[chunk_rows:] if pending.shape[0] > chunk_rows else None
-        progress(0.6 * (start + n) / N, f"PCA of {layer} ({choice.name}): {start + n}/{N} samples")
+        progress(0.6 * done / N, f"PCA of {layer} ({choice.name}): {done}/{N} samples")
+    est, rsum, rsq = _combine_pass1(est, rsum, rsq, N, world)
     pca = est.result().top(C)
     random_stdevs = torch.sqrt((rsq / N - (rsum / N) ** 2).clamp_min(0) * N / (N - 1))
     act_stdev = pca.variances.sqrt()
@@ -158,17 +236,29 @@ def discover(
     atz = torch.zeros(C, G.latent_dim, dtype=torch.float64, device=dev)
     lat_moments = CovariancePCA(G.latent_dim, 1, dev)  # used for its mean and covariance
     first = config.seed + N  # fresh seeds, never seen by pass 1
-    for start, n in _batches(extra_n, config.batch):
+    if world.active and extra_n < 2 * world.size:
+        raise MethodError(f"{extra_n} fresh samples are too few for {world.size} processes (at least two each)")
+    for _j, start, n, done, _last in _rounds(extra_n, config.batch, world):
         check_cancel(cancel)
-        x, z = feats(first + start, n)
-        z = z.double()
-        lat_moments.partial_fit(z)
-        if layer != "latent":
-            a = ((x - pca.mean) @ pca.components.T).double() / act_stdev.clamp_min(1e-12)  # [n, C]
-            ata += a.T @ a
-            atz += a.T @ z
+        if n:
+            x, z = feats(first + start, n)
+            z = z.double()
+            lat_moments.partial_fit(z)
+            if layer != "latent":
+                a = ((x - pca.mean) @ pca.components.T).double() / act_stdev.clamp_min(1e-12)  # [n, C]
+                ata += a.T @ a
+                atz += a.T @ z
         what = "stdev of components" if layer == "latent" else "regression to latent directions"
-        progress(0.6 + 0.4 * (start + n) / extra_n, f"{what}: {start + n}/{extra_n} samples")
+        progress(0.6 + 0.4 * done / extra_n, f"{what}: {done}/{extra_n} samples")
+    if world.active:  # one all-reduce of pass 2's float64 sums
+        D = G.latent_dim
+        flat = distributed.all_sum(torch.cat([torch.tensor([float(lat_moments.n)], dtype=torch.float64, device=dev),
+                                              lat_moments.sum, lat_moments.outer.reshape(-1), ata.reshape(-1), atz.reshape(-1)]))
+        lat_moments.n = int(round(float(flat[0])))
+        lat_moments.sum = flat[1 : 1 + D].clone()
+        lat_moments.outer = flat[1 + D : 1 + D + D * D].reshape(D, D).clone()
+        rest = flat[1 + D + D * D :]
+        ata, atz = rest[: C * C].reshape(C, C).clone(), rest[C * C :].reshape(C, D).clone()
     if layer != "latent":
         # Least squares M = argmin ‖A M − Z‖²  (normal equations, A is well conditioned: scaled PCA coordinates)
         M = torch.linalg.lstsq(ata, atz).solution  # [C, latent_dim]
@@ -198,6 +288,9 @@ def discover(
         "explained_variance": float(var_ratio.sum()),
         "top_stdev_over_random": float(act_stdev[0] / random_stdevs.mean()),
         "components_above_random": int((act_stdev > random_stdevs.max()).sum()),
+        "world_size": world.size,
+        "seed_ranges": _seed_ranges(config.seed, N, world),  # pass 1, per rank: [first, last + 1)
+        "fresh_seed_ranges": _seed_ranges(first, extra_n, world),  # pass 2, per rank
     }
     cfg = asdict(config) | {"layer": layer, "components": C, "class_index": class_index}
     if class_index >= 0:

@@ -159,6 +159,32 @@ class IncrementalPCA:
         s, vt = _top_svd(xc, self.n_components)
         self.singular, self.components = s, vt
 
+    def summary(self) -> tuple[int, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """This estimator's low-rank summary: ``(n, mean [D], centred Σ of squares [D], S [k], V [k, D])``, float64.
+
+        ``diag(S)·V`` reproduces the centred scatter of the rows seen up to the dropped
+        tail, so summaries of disjoint row sets can be `merge`d (several processes).
+        """
+        d = self.dim
+        if self.components is None:
+            zero = torch.zeros(0, dtype=torch.float64, device=self.device)
+            return 0, torch.zeros(d, dtype=torch.float64, device=self.device), torch.zeros_like(self.moments.m2), zero, zero.reshape(0, d)
+        return self.moments.n, self.moments.mean, self.moments.m2, self.singular, self.components
+
+    def merge(self, n: int, mean: torch.Tensor, m2: torch.Tensor, singular: torch.Tensor, components: torch.Tensor) -> None:
+        """Fold in another estimator's `summary` (rows disjoint from this one's): Ross et al.'s update with the
+        other side's rows replaced by its ``diag(S)·V``."""
+        if n == 0:
+            return
+        mean, m2 = mean.to(self.device, torch.float64), m2.to(self.device, torch.float64)
+        scaled = singular.to(self.device, torch.float64)[:, None] * components.to(self.device, torch.float64)
+        n_prev, mean_prev = self.moments.n, self.moments.mean
+        self.moments.update_centred(n, mean, m2)
+        if self.components is not None:
+            correction = ((n_prev * n / (n_prev + n)) ** 0.5) * (mean_prev - mean)
+            scaled = torch.cat([self.singular[:, None] * self.components, scaled, correction[None]], dim=0)
+        self.singular, self.components = _top_svd(scaled, self.n_components)
+
     def result(self) -> PCAResult:
         if self.components is None or self.moments.n < 2:
             raise ValueError("PCA needs at least two samples")

@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 from toys import TinyConvGenerator  # noqa: E402
 
-from methods import distributed, latentclr  # noqa: E402
+from methods import distributed, ganspace, latentclr, pca  # noqa: E402
 from methods.jobs import Cancelled, MethodError  # noqa: E402
 
 torch.set_num_threads(1)
@@ -29,8 +29,27 @@ CLR = latentclr.LatentCLRConfig(direction_model="linear", components=3, batch=7,
                                 lr_milestones="3,12", log_every=5, checkpoint_every=5)
 
 
+#: GANSpace of the tiny generator's 512-wide ``fc`` layer: 600 samples split 300 + 300, batches of 70
+#: (five rounds per rank, the last short).
+GANSPACE = ganspace.GANSpaceConfig(layer="fc", samples=600, components=4, batch=70, regression_samples=310)
+
+
+def ganspace_runs(G, tag: str = "") -> dict:
+    """The three estimators on ``G``: exact covariance, exact SVD (forced by a narrower limit), incremental."""
+    out = {"exact-covariance": ganspace.discover(G, GANSPACE),
+           "incremental": ganspace.discover(G, replace(GANSPACE, estimator="incremental"))}
+    saved = pca.COVARIANCE_MAX_DIM_CPU
+    pca.COVARIANCE_MAX_DIM_CPU = 100  # 512 > 100: the SVD of the 600 kept rows
+    try:
+        out["exact-svd"] = ganspace.discover(G, GANSPACE)
+    finally:
+        pca.COVARIANCE_MAX_DIM_CPU = saved
+    return out
+
+
 def train(world, folder: Path) -> None:
-    """One step into ``one/`` (its checkpoint kept as ``one_step.pt``), then on to 20 iterations."""
+    """LatentCLR one step into ``job/`` (its checkpoint kept as ``one_step.pt``), then on to 20 iterations;
+    GANSpace with each estimator."""
     G = TinyConvGenerator()
     job = folder / "job"
     latentclr.discover(G, replace(CLR, job_dir=str(job)))
@@ -39,6 +58,9 @@ def train(world, folder: Path) -> None:
     cs = latentclr.discover(G, replace(CLR, job_dir=str(job), iterations=20))
     if world.main:
         cs.save(folder / "twenty.npz")
+    for name, result in ganspace_runs(G).items():
+        if world.main:
+            result.save(folder / f"ganspace-{name}.npz")
 
 
 def fail(world, folder: Path) -> None:

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import torch
 from dist_helpers import ROOT, WORKER, finish, free_port, run_worker, start
-from dist_worker import CLR
+from dist_worker import CLR, ganspace_runs
 from toys import TinyConvGenerator
 
 from methods import distributed, latentclr
@@ -58,7 +58,7 @@ def test_a_batch_smaller_than_the_processes_is_refused(monkeypatch):
 # ---------------------------------------------------------------------- training on two ranks
 @pytest.fixture(scope="module")
 def two_ranks(tmp_path_factory) -> Path:
-    """`dist_worker.train` on two ranks: LatentCLR one step, then resumed on to 20 iterations."""
+    """`dist_worker.train` on two ranks: LatentCLR one step, then resumed on to 20 iterations; GANSpace."""
     folder = tmp_path_factory.mktemp("two-ranks")
     results = run_worker("train", folder)
     assert [rc for rc, _, _ in results] == [0, 0], results
@@ -111,6 +111,37 @@ def test_a_checkpoint_of_two_ranks_resumes_on_one_process(two_ranks, tmp_path):
     straight = latentclr.discover(TinyConvGenerator(), replace(CLR, iterations=25))
     assert resumed.stats["resumed_from"] == 20 and resumed.stats["world_size"] == 1
     np.testing.assert_allclose(_fields(resumed), _fields(straight), atol=1e-5)
+
+
+# ---------------------------------------------------------------------- GANSpace on two ranks
+@pytest.fixture(scope="module")
+def one_process_ganspace() -> dict:
+    return ganspace_runs(TinyConvGenerator())
+
+
+@launches
+@pytest.mark.slow
+@pytest.mark.parametrize("estimator", ["exact-covariance", "exact-svd"])
+def test_ganspace_exact_on_two_ranks_equals_one_process_on_the_same_seeds(two_ranks, one_process_ganspace, estimator):
+    one, two = one_process_ganspace[estimator], ControlSet.load(two_ranks / f"ganspace-{estimator}.npz")
+    assert one.stats["estimator"] == two.stats["estimator"] == estimator
+    for key in ("act_comp", "act_stdev", "act_mean", "random_stdevs", "lat_stdev"):
+        np.testing.assert_allclose(two.extras[key], one.extras[key], atol=1e-6, rtol=1e-6, err_msg=key)
+    np.testing.assert_allclose(np.stack([c.direction for c in two.controls]), np.stack([c.direction for c in one.controls]),
+                               atol=1e-6)
+    assert two.stats["world_size"] == 2 and one.stats["world_size"] == 1
+    assert two.stats["seed_ranges"] == [[1, 301], [301, 601]] and one.stats["seed_ranges"] == [[1, 601]]
+    assert two.stats["fresh_seed_ranges"] == [[601, 756], [756, 911]]
+
+
+@launches
+@pytest.mark.slow
+def test_ganspace_incremental_on_two_ranks_merges_their_summaries_to_the_exact_components(two_ranks, one_process_ganspace):
+    """Each rank's chunks differ from one process's, so agreement is incremental PCA's own accuracy, not rounding."""
+    exact = one_process_ganspace["exact-covariance"].extras["act_comp"]
+    merged = ControlSet.load(two_ranks / "ganspace-incremental.npz").extras["act_comp"]
+    cos = np.abs(np.sum(exact * merged, axis=1))
+    assert np.all(1 - cos < 1e-4), cos
 
 
 # ---------------------------------------------------------------------- failure and cancel
