@@ -49,19 +49,23 @@ def resolve_device(name: str) -> torch.device:
 
 # ---------------------------------------------------------------------- listing
 def cmd_models(args) -> int:
+    from models.families import CHECKPOINT_LAYOUTS
+
     rows = []
     for name, entry in models.REGISTRY.items():
         path = entry.locate()
-        rows.append({"name": name, "installed": path is not None, "path": str(path) if path else None,
+        rows.append({"name": name, "kind": "model", "installed": path is not None, "path": str(path) if path else None,
                      "description": entry.description})
+    layouts = [{"name": family, "kind": "family", "description": files} for family, files in CHECKPOINT_LAYOUTS]
     if args.json:
-        print(json.dumps(rows))
+        print(json.dumps(rows + layouts))
         return 0
     for r in rows:
         state = "installed" if r["installed"] else "not installed"
         print(f"{r['name']:<14} {state:<14} {r['description']}")
-    print("\nAny checkpoint path also works: DCGAN tutorial state dicts (netG_state_dict or main.* keys),")
-    print("rosinality StyleGAN2 .pt files (g_ema), BigGAN-deep folders (config.json + pytorch_model.bin).")
+    print("\nAny checkpoint path of these families also works (sniffed by content):")
+    for r in layouts:
+        print(f"  {r['name']:<12} {r['description']}")
     return 0
 
 

@@ -42,7 +42,9 @@ class Generator(ABC):
     #: conditional families whose class enters the mapping (NVIDIA's StyleGAN2-ADA/3): `map` and
     #: `sample` take ``classes`` and the latents already hold the class; others take it in `synthesize`
     class_in_mapping: bool = False
-    #: how images become uint8: ``"round"`` (``round((x+1)·127.5)``) or ``"nvidia"`` (``(x·127.5+128)`` truncated)
+    #: how images become uint8, as the family's original code does it (`models.frames.to_uint8`):
+    #: ``"round"`` (``round((x+1)·127.5)``), ``"nvidia"`` (``(x·127.5+128)`` truncated), ``"floor"``
+    #: (GANSpace) or ``"half_up"`` (sefa); images are never clamped before
     uint8_convention: str = "round"
 
     def __init__(self, net: nn.Module, device: torch.device | str, name: str, fingerprint: str):

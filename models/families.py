@@ -3,6 +3,17 @@ from __future__ import annotations
 
 from typing import Any
 
+#: (family, the files it opens) for `main.py models`; one row per registered layout
+CHECKPOINT_LAYOUTS: list[tuple[str, str]] = [
+    ("dcgan", "DCGAN tutorial state dicts (netG_state_dict or main.* keys)"),
+    ("stylegan2", "rosinality StyleGAN2 .pt files (g_ema)"),
+    ("biggan", "BigGAN-deep folders (config.json + pytorch_model.bin)"),
+    ("nvidia", "NVIDIA stylegan2-ada-pytorch / stylegan3 network snapshots (.pkl), read without running their code"),
+    ("progan", "ProGAN state dicts: netdissect/GANSpace *_lsun.pth (layerN.*), ptrblck/GANLatentDiscovery .pth (features.N.*)"),
+    ("stylegan1", "StyleGAN (v1) in the lernapparat/GANSpace layout (g_mapping.* + g_synthesis.*)"),
+    ("genforce", "genforce/sefa model-zoo .pth: PGGAN, StyleGAN, StyleGAN2 (generator_smooth / generator)"),
+]
+
 from .dcgan import DCGANGenerator
 from .loading import register_family
 from .stylegan2 import is_stylegan2_checkpoint, load_checkpoint as _load_stylegan2
@@ -65,3 +76,17 @@ def _nvidia_build(obj: Any, path, device, name, fingerprint):
 
 
 register_family("nvidia", _nvidia_accepts, _nvidia_build)
+
+
+# The research generators of GANSpace, GANLatentDiscovery, WarpedGANSpace and sefa (issue 14):
+# ProGAN state dicts (netdissect layer1.*, ptrblck features.*, bare genforce layer0.*), StyleGAN1
+# in the lernapparat layout (g_mapping.* + g_synthesis.*), and the genforce model-zoo dicts.
+def _research_families() -> None:
+    from . import genforce, progan, stylegan1
+
+    register_family("genforce", genforce.is_zoo_checkpoint, genforce.load_checkpoint)
+    register_family("progan", progan.is_progan_checkpoint, progan.load_checkpoint)
+    register_family("stylegan1", stylegan1.is_lernapparat_checkpoint, stylegan1.load_checkpoint)
+
+
+_research_families()

@@ -589,6 +589,22 @@ def load_checkpoint(obj: Any, path: Path, device: torch.device | str, name: str,
 
 
 # ====================================================================== W+ helpers
+@torch.no_grad()
+def mean_mapped(mapping, z_dim: int, device: torch.device, dtype: torch.dtype = torch.float32,
+                n: int = 10_000, seed: int = 0, batch: int = 1000) -> torch.Tensor:
+    """Mean of ``mapping(z)`` over ``n`` standard-normal z ``[·, z_dim]`` drawn from ``seed`` (float64 sum), float32.
+
+    The truncation centre of checkpoints that store no average W.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    total = None
+    for start in range(0, n, batch):
+        z = torch.randn(min(batch, n - start), z_dim, generator=gen)
+        part = mapping(z.to(device, dtype)).sum(0, dtype=torch.float64)
+        total = part if total is None else total + part
+    return (total / n).float()
+
+
 def mix(latents_a: torch.Tensor, latents_b: torch.Tensor, start: int, end: int | None = None) -> torch.Tensor:
     """Style mixing in W+: a copy of ``latents_a [B, L, D]`` with rows ``start .. end-1`` from ``latents_b``.
 
@@ -672,15 +688,9 @@ class StyleGAN2Generator(Generator):
         return self._latent_avg
 
     # ---------------------------------------------------------------- maps
-    @torch.no_grad()
     def estimate_latent_avg(self, n: int = 10_000, seed: int = 0, batch: int = 1000) -> torch.Tensor:
         """Mean of ``map(z)`` over ``n`` standard-normal z drawn from ``seed``, ``[style_dim]`` float32."""
-        gen = torch.Generator().manual_seed(seed)
-        total = torch.zeros(self.latent_dim, dtype=torch.float64, device=self.device)
-        for start in range(0, n, batch):
-            z = torch.randn(min(batch, n - start), self.z_dim, generator=gen)
-            total += self.net.mapping(z.to(self.device, self.dtype)).sum(0, dtype=torch.float64)
-        return (total / n).float()
+        return mean_mapped(self.net.mapping, self.z_dim, self.device, self.dtype, n, seed, batch)
 
     def map(self, z: torch.Tensor) -> torch.Tensor:
         """z ``[n, style_dim]`` -> W+ ``[n, n_latent, style_dim]`` (the mapped w repeated on every row)."""
