@@ -15,6 +15,8 @@ import models
 from methods.registry import METHODS
 
 from . import help as help_pages
+from .label_gallery import open_label_gallery
+from .projection_dialog import open_projection
 from .training_view import TrainingTools
 
 if TYPE_CHECKING:
@@ -84,6 +86,8 @@ def build_menus(w: "MainWindow") -> None:
         act = add_action(w, w.registry_menu, name, lambda n=name: w.models.open_model(n), tip=entry.description)
         act.setEnabled(entry.locate() is not None)
     w.recent_models_menu = _recent_menu(w, m, "Recent models", S.recent_models, w.models.open_model)
+    w.project_action = add_action(w, m, "&Project image…", lambda: open_projection(w), "Ctrl+I",
+                                  "Turn your own image into the current image (optimised latents; or drop it on the canvas)")
     m.addSeparator()
     add_action(w, m, "Model &information", w.models.show_model_info)
     m.addSeparator()
@@ -113,6 +117,8 @@ def build_menus(w: "MainWindow") -> None:
         add_action(w, d, f"Run {name}…", lambda n=name: w.discovery.discover_dialog(n), tip=spec.summary)
         for name, spec in METHODS.items()
     ]
+    w.label_action = add_action(w, d, "&Label samples…", lambda: open_label_gallery(w),
+                                tip="Click thumbnails as has it / doesn't / skip and train an InterFaceGAN boundary")
     d.addSeparator()
     w.load_controls_action = add_action(
         w, d, "&Load controls…", w.discovery.load_controls_dialog, "Ctrl+Shift+O", "Load a ControlSet (.npz)")

@@ -459,9 +459,14 @@ class MainWindow(QMainWindow):
             self.open_file(files[0])
 
     def open_file(self, path: str | Path) -> None:
-        """What a dropped file means: ``.json`` preset, ``.npz`` controls, anything else a checkpoint."""
+        """What a dropped file means: ``.json`` preset, ``.npz`` controls, an image is projected
+        into the model, anything else a checkpoint."""
+        from .projection_dialog import IMAGE_SUFFIXES, open_projection
+
         suffix = Path(path).suffix.lower()
-        if suffix == ".json" and Path(path).name != "config.json":
+        if suffix in IMAGE_SUFFIXES:
+            open_projection(self, path)
+        elif suffix == ".json" and Path(path).name != "config.json":
             self.presets.load_preset(path)
         elif suffix == ".npz":
             self.discovery.load_controls(path)

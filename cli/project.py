@@ -27,7 +27,7 @@ def register(sub) -> dict:
     p.add_argument("--lr", type=positive_float, default=0.1, help="initial Adam learning rate (default 0.1)")
     p.add_argument("--init", choices=["auto", "mean", "best"], default="auto",
                    help="start at the mean latent or the best of --candidates samples (auto: mean for W, best for z)")
-    p.add_argument("--candidates", type=positive_int, default=16, help="random samples tried for --init best (default 16)")
+    p.add_argument("--candidates", type=positive_int, default=64, help="random samples tried for --init best (default 64)")
     p.add_argument("--seed", type=nonneg_int, default=0, help="seed of the candidates and the latent noise (default 0)")
     p.add_argument("--class", dest="class_index", type=nonneg_int, help="conditional models: fix the class (default: optimised)")
     p.add_argument("--truncation", type=finite_float, help="BigGAN: batch-norm truncation (default: the model's)")

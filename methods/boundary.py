@@ -274,10 +274,9 @@ def read_conditions(spec: str, G) -> tuple[np.ndarray, list[str]]:
 def discover(G, config: BoundaryConfig = BoundaryConfig(), progress: ProgressFn = no_progress,
              cancel: CancelFn = never_cancel) -> ControlSet:
     """Labelled seeds -> one linear control, the SVM's unit normal (optionally conditional)."""
-    space = resolve_space(G, config.space)
-    start, end = parse_rows(config.layers, G.num_layers)
+    resolve_space(G, config.space)  # a wrong space fails before any labelling
+    parse_rows(config.layers, G.num_layers)
     psi = config.truncation or float(getattr(G, "default_truncation", 1.0))
-    conditions, cond_names = read_conditions(config.orthogonal_to, G) if config.orthogonal_to.strip() else (np.zeros((0, G.latent_dim)), [])
     source: dict = {}
     name = config.name.strip()
     if config.labels and config.extractor:
@@ -286,7 +285,7 @@ def discover(G, config: BoundaryConfig = BoundaryConfig(), progress: ProgressFn 
         seeds, y = read_labels(config.labels)
         source = {"labels": str(config.labels)}
         progress(0.1, f"{len(seeds)} labelled seeds")
-        lat = seed_latents(G, seeds, psi)
+        lat = None
     elif config.extractor:
         from .semantics import SemanticExtractor
 
@@ -313,6 +312,23 @@ def discover(G, config: BoundaryConfig = BoundaryConfig(), progress: ProgressFn 
         name = name or f"has {config.area_class}"
     else:
         raise MethodError("a boundary needs labels: a CSV of seed,label (labels) or an extractor and its class")
+    return boundary_from_labels(G, seeds, y, config, source, name, lat, progress, cancel)
+
+
+def boundary_from_labels(G, seeds: np.ndarray, y: np.ndarray, config: BoundaryConfig = BoundaryConfig(),
+                         source: dict | None = None, name: str = "", latents: torch.Tensor | None = None,
+                         progress: ProgressFn = no_progress, cancel: CancelFn = never_cancel) -> ControlSet:
+    """Seeds ``[N]`` with 0/1 labels ``y`` ``[N]`` -> the boundary's ControlSet (the gallery calls this).
+
+    ``latents``: the seeds' latents ``[N, L, D]`` when already computed (else sampled and
+    truncated at ``config.truncation``).  ``source``: where the labels came from, for the provenance.
+    """
+    space = resolve_space(G, config.space)
+    start, end = parse_rows(config.layers, G.num_layers)
+    psi = config.truncation or float(getattr(G, "default_truncation", 1.0))
+    conditions, cond_names = read_conditions(config.orthogonal_to, G) if config.orthogonal_to.strip() else (np.zeros((0, G.latent_dim)), [])
+    seeds, y = np.asarray(seeds, dtype=np.int64), np.asarray(y, dtype=np.int64)
+    lat = latents if latents is not None else seed_latents(G, seeds, psi)
     check_cancel(cancel)
     x = lat[:, start:end].mean(1).double().numpy()  # [N, D]: the row range's latent (all rows equal when sampled)
     progress(0.85, "fitting the linear SVM")
@@ -327,9 +343,9 @@ def discover(G, config: BoundaryConfig = BoundaryConfig(), progress: ProgressFn 
     if not sigma > 0:
         sigma = 1.0
     rng = None if (start, end) == (0, G.num_layers) else (start, end)
-    control = LinearControl(name or "boundary", normal.astype(np.float32), sigma, rng)
-    stats = {"space": space, "layers": [start, end], "truncation": psi, **figures, **source,
+    control = LinearControl(name or config.name.strip() or "boundary", normal.astype(np.float32), sigma, rng)
+    stats = {"space": space, "layers": [start, end], "truncation": psi, **figures, **(source or {}),
              "separation_sigma": float((proj[y == 1].mean() - proj[y == 0].mean()) / sigma)}
     progress(1.0, f"held-out accuracy {figures['val_accuracy']:.3f}" if figures["val_accuracy"] is not None else "done")
     return ControlSet([control], ModelRef.of(G), "boundary", asdict(config), seed=config.seed, samples=int(len(y)),
-                      extras={"seeds": seeds.astype(np.int64), "labels": y.astype(np.int8)}, stats=stats)
+                      extras={"seeds": seeds, "labels": y.astype(np.int8)}, stats=stats)

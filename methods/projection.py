@@ -71,7 +71,7 @@ class ProjectionConfig:
     steps: int = 300
     lr: float = 0.1  # initial learning rate (the projector's)
     init: str = "auto"  # auto: mean for W spaces, best of `candidates` for z spaces
-    candidates: int = 16
+    candidates: int = 64  # for init "best": forward passes only, cheap beside the steps, and the start matters most
     seed: int = 0  # of the random candidates and the latent noise
     w_fraction: float = 0.5  # w+: share of the steps spent in W first
     class_fraction: float = 0.5  # BigGAN: share of the steps with the class optimised
