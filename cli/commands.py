@@ -168,7 +168,8 @@ def build_state(args) -> tuple[object, EditState, str, str]:
         state = EditState(model=args.model)
     else:
         raise CliError("give --model (or --preset)")
-    G = models.load_generator(state.model, resolve_device(args.device))
+    # under torchrun: the rank's own device (cuda:LOCAL_RANK or the CPU)
+    G = models.load_generator(state.model, distributed.device() if distributed.world().active else resolve_device(args.device))
     if args.preset:
         presets.check_against(state, G, base_fp)
     else:
@@ -218,32 +219,38 @@ def cmd_render(args) -> int:
     out = out_file(args.out, (".png",))
     if args.save_preset:
         out_file(args.save_preset, (".json",), "--save-preset")
-    G, state, fp, source = build_state(args)
-    if args.grid:
-        cols = math.ceil(math.sqrt(args.grid))
-        image = grid_image(G, state, list(range(state.seed, state.seed + args.grid)), cols)
-    else:
-        image = render_state(G, state)
-    write_png(out, image)
-    if args.save_preset:
-        presets.save(args.save_preset, state, fp, controls_source=source)
+    with distributed.session(resolve_device(args.device)) as world:  # a grid is split over torchrun's ranks
+        G, state, fp, source = build_state(args)
+        if args.grid:
+            cols = math.ceil(math.sqrt(args.grid))
+            image = grid_image(G, state, list(range(state.seed, state.seed + args.grid)), cols)
+        else:
+            image = render_state(G, state) if world.main else None
+        if not world.main:
+            return 0
+        write_png(out, image)
+        if args.save_preset:
+            presets.save(args.save_preset, state, fp, controls_source=source)
     return 0
 
 
 def cmd_export(args) -> int:
     out = out_file(args.out, (".mp4", ".png"))
-    G, state, _fp, _src = build_state(args)
-    a, b = args.sweep
-    progress = TerminalProgress(enabled=not args.quiet)
-    if out.suffix.lower() == ".png":
-        steps = args.frames or 7
-        write_png(out, strip_image(G, state, args.control, a, b, steps, progress=progress))
-    else:
-        if len(args.control) != 1:
-            raise CliError("a video sweeps one control; give several only for a .png strip")
-        frames = args.frames or 60
-        export_sweep_video(G, state, args.control[0], a, b, frames, args.fps, out, progress=progress)
-    progress.finish()
+    with distributed.session(resolve_device(args.device)) as world:  # frames are split over torchrun's ranks
+        G, state, _fp, _src = build_state(args)
+        a, b = args.sweep
+        progress = TerminalProgress(enabled=not args.quiet and world.main)
+        if out.suffix.lower() == ".png":
+            steps = args.frames or 7
+            image = strip_image(G, state, args.control, a, b, steps, progress=progress)
+            if world.main:
+                write_png(out, image)
+        else:
+            if len(args.control) != 1:
+                raise CliError("a video sweeps one control; give several only for a .png strip")
+            frames = args.frames or 60
+            export_sweep_video(G, state, args.control[0], a, b, frames, args.fps, out, progress=progress)
+        progress.finish()
     return 0
 
 

@@ -2,6 +2,11 @@
 
 Every writer goes to a temporary file beside the target and renames it into place,
 so a failed or cancelled export leaves no partial file.
+
+Under ``torchrun`` the frames of a sweep, strip or grid are split across the ranks and
+assembled in order on rank 0 (`editing.parallel`), which alone writes the file; on the
+other ranks the exporters render their share and return without writing (``None`` for
+the image builders).
 """
 from __future__ import annotations
 
@@ -11,9 +16,11 @@ from typing import Iterable, Iterator, Sequence
 import cv2
 import numpy as np
 
+from methods import distributed
 from methods.jobs import CancelFn, ProgressFn, check_cancel, never_cancel, no_progress
 
 from models.atomic import atomic_path
+from .parallel import render_in_order
 from .render import render_grid, state_latents, synthesize_latents, tile
 from .state import EditState
 
@@ -57,15 +64,16 @@ def sweep_values(a: float, b: float, frames: int, back: bool = True) -> list[flo
 def sweep_frames(
     G, state: EditState, control: int, values: Sequence[float], batch: int = 8, cancel: CancelFn = never_cancel
 ) -> Iterator[np.ndarray]:
-    """Frames ``uint8 [size, size, 3]`` of ``state`` with control ``control`` set to each value."""
+    """Frames ``uint8 [size, size, 3]`` of ``state`` with control ``control`` set to each value
+    (on rank 0 only when several ranks share the work)."""
     import torch
 
-    for start in range(0, len(values), batch):
-        check_cancel(cancel)
-        chunk = values[start : start + batch]
+    def render(chunk: Sequence[float]) -> np.ndarray:
         with torch.no_grad():
             lats = torch.cat([state_latents(G, state.with_value(control, v)) for v in chunk])
-        yield from synthesize_latents(G, state, lats)
+        return synthesize_latents(G, state, lats)
+
+    yield from render_in_order(render, list(values), batch, cancel)
 
 
 def write_video(
@@ -110,21 +118,26 @@ def export_sweep_video(
     """An mp4 of control ``control`` swept a -> b -> a on the state's frame."""
     _check_control(state, control)
     values = sweep_values(a, b, frames)
-    return write_video(path, sweep_frames(G, state, control, values, cancel=cancel), len(values), fps, progress, cancel)
+    rendered = sweep_frames(G, state, control, values, cancel=cancel)
+    if not distributed.world().main:
+        for _ in rendered:  # this rank's share goes to rank 0, which writes
+            pass
+        return len(values)
+    return write_video(path, rendered, len(values), fps, progress, cancel)
 
 
 def strip_image(
     G, state: EditState, controls: Sequence[int], a: float, b: float, steps: int, pad: int = 2,
     progress: ProgressFn = no_progress, cancel: CancelFn = never_cancel,
-) -> np.ndarray:
-    """One row per control, ``steps`` columns from a to b: ``uint8 [rows·H, steps·W, 3]``."""
+) -> np.ndarray | None:
+    """One row per control, ``steps`` columns from a to b: ``uint8 [rows·H, steps·W, 3]`` (None off rank 0)."""
     values = sweep_values(a, b, steps, back=False)
     rows = []
     for n, c in enumerate(controls):
         _check_control(state, c)
         rows.extend(sweep_frames(G, state, c, values, cancel=cancel))
         progress((n + 1) / len(controls), f"control {c}")
-    return tile(np.stack(rows), steps, pad)
+    return tile(np.stack(rows), steps, pad) if distributed.world().main else None
 
 
 def _check_control(state: EditState, control: int) -> None:
@@ -133,7 +146,12 @@ def _check_control(state: EditState, control: int) -> None:
         raise ExportError(f"control {control} does not exist (the controls have indices 0 to {n - 1})" if n else "no controls are loaded")
 
 
-def grid_image(G, state: EditState, seeds: Sequence[int], columns: int, pad: int = 2) -> np.ndarray:
-    """The state's edits on several seeds, tiled."""
-    return tile(render_grid(G, state, seeds), columns, pad)
+def grid_image(G, state: EditState, seeds: Sequence[int], columns: int, pad: int = 2) -> np.ndarray | None:
+    """The state's edits on several seeds, tiled (None off rank 0; several ranks render a part each)."""
+    world = distributed.world()
+    if not world.active:
+        return tile(render_grid(G, state, seeds), columns, pad)
+    per_rank = -(-len(seeds) // world.size)
+    frames = list(render_in_order(lambda block: render_grid(G, state, block), list(seeds), per_rank))
+    return tile(np.stack(frames), columns, pad) if world.main else None
 

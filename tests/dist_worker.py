@@ -14,6 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from toys import TinyConvGenerator  # noqa: E402
 
@@ -47,9 +48,22 @@ def ganspace_runs(G, tag: str = "") -> dict:
     return out
 
 
+def export_frames(G, cs, folder: Path | None = None):
+    """A 21-frame sweep (rounds of 8 + 8, then 5 + 0), a 5-seed grid and an mp4 of the sweep (into ``folder``)."""
+    from editing.export import export_sweep_video, grid_image, sweep_frames, sweep_values
+    from editing.state import EditState
+
+    state = EditState(model="tiny", seed=2).with_controls(cs)
+    frames = list(sweep_frames(G, state, 0, sweep_values(-2, 2, 21)))
+    grid = grid_image(G, state, [3, 4, 5, 6, 7], 3)
+    if folder is not None:
+        export_sweep_video(G, state, 0, -2, 2, 21, 12, folder / "sweep.mp4")
+    return frames, grid
+
+
 def train(world, folder: Path) -> None:
     """LatentCLR one step into ``job/`` (its checkpoint kept as ``one_step.pt``), then on to 20 iterations;
-    GANSpace with each estimator."""
+    GANSpace with each estimator; frames of a sweep and a grid."""
     G = TinyConvGenerator()
     job = folder / "job"
     latentclr.discover(G, replace(CLR, job_dir=str(job)))
@@ -61,6 +75,12 @@ def train(world, folder: Path) -> None:
     for name, result in ganspace_runs(G).items():
         if world.main:
             result.save(folder / f"ganspace-{name}.npz")
+    frames, grid = export_frames(G, ganspace.discover(G, GANSPACE), folder)
+    if world.main:
+        np.save(folder / "sweep.npy", np.stack(frames))
+        np.save(folder / "grid.npy", grid)
+    else:
+        assert frames == [] and grid is None, "only rank 0 assembles frames"
 
 
 def fail(world, folder: Path) -> None:

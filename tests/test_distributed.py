@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import torch
 from dist_helpers import ROOT, WORKER, finish, free_port, run_worker, start
-from dist_worker import CLR, ganspace_runs
+from dist_worker import CLR, GANSPACE, export_frames, ganspace_runs
 from toys import TinyConvGenerator
 
 from methods import distributed, latentclr
@@ -142,6 +142,25 @@ def test_ganspace_incremental_on_two_ranks_merges_their_summaries_to_the_exact_c
     merged = ControlSet.load(two_ranks / "ganspace-incremental.npz").extras["act_comp"]
     cos = np.abs(np.sum(exact * merged, axis=1))
     assert np.all(1 - cos < 1e-4), cos
+
+
+# ---------------------------------------------------------------------- frames on two ranks
+@launches
+@pytest.mark.slow
+def test_frames_rendered_on_two_ranks_come_back_in_order_as_one_process_renders_them(two_ranks):
+    import cv2
+
+    from methods import ganspace
+
+    G = TinyConvGenerator()
+    frames, grid = export_frames(G, ganspace.discover(G, GANSPACE))
+    two = np.load(two_ranks / "sweep.npy")
+    assert two.shape == (21, 16, 16, 3)
+    assert np.array_equal(two, np.stack(frames))  # the same batches of 8 as one process: bit for bit
+    assert np.abs(np.load(two_ranks / "grid.npy").astype(int) - grid.astype(int)).max() <= 1  # other batches: ±1 level
+    cap = cv2.VideoCapture(str(two_ranks / "sweep.mp4"))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 21
+    assert sorted(p.name for p in two_ranks.iterdir() if p.suffix == ".mp4") == ["sweep.mp4"]  # no temp file left
 
 
 # ---------------------------------------------------------------------- failure and cancel
