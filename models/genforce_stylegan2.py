@@ -28,8 +28,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .base import Generator, LoadError
-from .progan import _Params, load_state_dict_checked
-from .stylegan1 import NOISE_MODES, WPlusMixin, StyleShape, _Module, _mapping_widths, _shape
+from .layout import MAX_RESOLUTION, Container, Params, load_state_dict_checked
+from .stylegan1 import NOISE_MODES, StyleShape, WPlusMixin, _mapping_widths, _shape
 from .stylegan2 import SQRT2, EqualLinear, PixelNorm, make_kernel, upfirdn2d
 
 
@@ -68,7 +68,7 @@ class ModulatedLayer(nn.Module):
             self.noise_strength = nn.Parameter(torch.empty(()))
             self.register_buffer("noise", torch.zeros(1, 1, res, res))
         if upsample:
-            self.filter = _Module(buffers={"kernel": (make_kernel((1, 3, 3, 1)) * 4)[None, None]})
+            self.filter = Container(buffers={"kernel": (make_kernel((1, 3, 3, 1)) * 4)[None, None]})
         self.style = EqualLinear(w_dim, c_in)
         self.scale = 1.0 / math.sqrt(c_in * kernel * kernel)
 
@@ -102,10 +102,10 @@ class GenforceStyleGAN2Net(nn.Module):
         super().__init__()
         self.config = cfg = config
         ch, wd = cfg.channels, cfg.w_dim
-        self.mapping = _Module(**{f"dense{i}": EqualLinear(n, o, lr_mul=0.01, activate=True)
+        self.mapping = Container(**{f"dense{i}": EqualLinear(n, o, lr_mul=0.01, activate=True)
                                   for i, (n, o) in enumerate(zip(cfg.mapping[:-1], cfg.mapping[1:]))})
-        self.truncation = _Module(buffers={"w_avg": torch.zeros(wd)})
-        synth = _Module(early_layer=_Params(const=(1, ch[4], 4, 4)))
+        self.truncation = Container(buffers={"w_avg": torch.zeros(wd)})
+        synth = Container(early_layer=Params(const=(1, ch[4], 4, 4)))
         convs: list[ModulatedLayer] = []
         rgbs: list[ModulatedLayer] = []
         for k, r in enumerate(cfg.resolutions()):
@@ -118,7 +118,7 @@ class GenforceStyleGAN2Net(nn.Module):
                     synth.add_module(f"layer{len(convs) - 1}", convs[-1])
             rgbs.append(ModulatedLayer(ch[r], 3, wd, 1, r, False, True))
             synth.add_module(f"output{k}", rgbs[-1])
-        synth.add_module("upsample", _Module(buffers={"kernel": (make_kernel((1, 3, 3, 1)) * 4)[None, None]}))
+        synth.add_module("upsample", Container(buffers={"kernel": (make_kernel((1, 3, 3, 1)) * 4)[None, None]}))
         self.synthesis = synth
         self.pixel_norm = PixelNorm()
         object.__setattr__(self, "convs", convs)
@@ -176,8 +176,8 @@ def config_from_state_dict(sd: Mapping[str, Any]) -> GenforceStyleGAN2Config:
     if not outs or outs != list(range(len(outs))):
         raise LoadError("the genforce StyleGAN2's ToRGB layers are not numbered output0, output1, … without gaps")
     res = [4 * 2**k for k in outs]
-    if res[-1] > 4096:
-        raise LoadError(f"the generator would make {res[-1]}px images; Latent Studio opens up to 4096px")
+    if res[-1] > MAX_RESOLUTION:
+        raise LoadError(f"the generator would make {res[-1]}px images; Latent Studio opens up to {MAX_RESOLUTION}px")
     chans = {4: _shape(sd, "synthesis.early_layer.const", 4, what)[1]}
     for k, r in enumerate(res[1:], start=1):
         chans[r] = _shape(sd, f"synthesis.layer{2 * k}.weight", 4, what)[0]

@@ -33,13 +33,14 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .base import Generator, LoadError
+from .layout import MAX_RESOLUTION, Params, load_state_dict_checked
 
 LAYOUTS = ("netdissect", "ptrblck", "genforce")
 SQRT2 = math.sqrt(2.0)
@@ -48,15 +49,6 @@ SQRT2 = math.sqrt(2.0)
 def pixel_norm(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
     """``x / √(mean over channels of x² + eps)`` for ``[B, C, …]`` (ProGAN's PixelNorm)."""
     return x / torch.sqrt(torch.mean(x**2, dim=1, keepdim=True) + eps)
-
-
-class _Params(nn.Module):
-    """A module that only holds named parameters (to reproduce a layout's state-dict names)."""
-
-    def __init__(self, **shapes: Sequence[int]):
-        super().__init__()
-        for name, shape in shapes.items():
-            self.register_parameter(name, nn.Parameter(torch.empty(*shape)))
 
 
 class ProBlock(nn.Module):
@@ -78,8 +70,8 @@ class ProBlock(nn.Module):
             self.weight = nn.Parameter(torch.empty(shape))
             self.bias = nn.Parameter(torch.empty(c_out))
         else:
-            self.conv = _Params(weight=shape)
-            self.wscale = _Params(scale=(1,), b=(c_out,)) if layout == "ptrblck" else _Params(b=(c_out,))
+            self.conv = Params(weight=shape)
+            self.wscale = Params(scale=(1,), b=(c_out,)) if layout == "ptrblck" else Params(b=(c_out,))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = pixel_norm(x)
@@ -214,33 +206,12 @@ def config_from_state_dict(sd: Mapping[str, Any], layout: str) -> ProGANConfig:
     sizes = [int(w0.shape[1])]
     for k in range(n // 2):
         sizes.append(int(_tensor(sd, conv.format(index[2 * k]), 4).shape[0]))
-    return ProGANConfig(tuple(sizes), layout)
-
-
-def check_state_dict(net: nn.Module, sd: Mapping[str, Any], what: str) -> None:
-    """One-sentence `LoadError` for the first missing, mis-shaped or unexpected entry (before ``strict`` loading)."""
-    ours = net.state_dict()
-    for key, t in ours.items():
-        if key not in sd:
-            raise LoadError(f"the {what} state dict lacks {key!r}")
-        theirs = sd[key]
-        if not isinstance(theirs, torch.Tensor) or tuple(theirs.shape) != tuple(t.shape):
-            shape = tuple(theirs.shape) if isinstance(theirs, torch.Tensor) else type(theirs).__name__
-            raise LoadError(f"{key!r} is {shape} but the {what} inferred from the other shapes needs {tuple(t.shape)}")
-        if not theirs.is_floating_point():
-            raise LoadError(f"{key!r} holds {theirs.dtype} values, not floating-point weights")
-    extra = [k for k in sd if k not in ours]
-    if extra:
-        raise LoadError(f"the state dict has {extra[0]!r}, which a {what} does not")
-
-
-def load_state_dict_checked(net: nn.Module, sd: Mapping[str, Any], what: str) -> None:
-    """`check_state_dict`, non-finite weights refused, then ``load_state_dict(strict=True)``."""
-    check_state_dict(net, sd, what)
-    for key, t in sd.items():
-        if not bool(torch.isfinite(t).all()):
-            raise LoadError(f"{key!r} holds NaN or infinite values, so the {what} cannot produce images")
-    net.load_state_dict({k: v.float() for k, v in sd.items()}, strict=True)
+    cfg = ProGANConfig(tuple(sizes), layout)
+    if cfg.resolution > MAX_RESOLUTION:
+        raise LoadError(f"the generator would make {cfg.resolution}px images; Latent Studio opens up to {MAX_RESOLUTION}px")
+    if min(sizes) < 1:
+        raise LoadError("the ProGAN state dict has a layer with no channels")
+    return cfg
 
 
 def net_from_state_dict(sd: Mapping[str, Any], layout: str | None = None) -> ProGANNet:

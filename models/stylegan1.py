@@ -37,7 +37,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .base import Generator, LoadError
-from .progan import _Params, load_state_dict_checked
+from .layout import MAX_RESOLUTION, Container, Params, load_state_dict_checked
 
 SQRT2 = math.sqrt(2.0)
 LAYOUTS = ("lernapparat", "genforce")
@@ -99,21 +99,10 @@ class StyleGAN1Config(StyleShape):
         return cls(layout, resolution, widths, chans)
 
 
-class _Module(nn.Module):
-    """A container to reproduce a layout's module names: children and buffers by keyword."""
-
-    def __init__(self, buffers: Mapping[str, torch.Tensor] | None = None, **children: nn.Module):
-        super().__init__()
-        for name, value in (buffers or {}).items():
-            self.register_buffer(name, value)
-        for name, child in children.items():
-            self.add_module(name, child)
-
-
 def _epilogue(channels: int, w_dim: int) -> nn.Module:
     """lernapparat's ``LayerEpilogue`` names: ``top_epi.noise.weight`` and ``style_mod.lin.{weight,bias}``."""
-    return _Module(top_epi=_Module(noise=_Params(weight=(channels,))),
-                   style_mod=_Module(lin=_Params(weight=(2 * channels, w_dim), bias=(2 * channels,))))
+    return Container(top_epi=Container(noise=Params(weight=(channels,))),
+                   style_mod=Container(lin=Params(weight=(2 * channels, w_dim), bias=(2 * channels,))))
 
 
 @dataclass(frozen=True)
@@ -139,26 +128,26 @@ class StyleGAN1Net(nn.Module):
             raise ValueError(f"layout {config.layout!r} is not one of {', '.join(LAYOUTS)}")
         self.config = cfg = config
         ch, wd = cfg.channels, cfg.w_dim
-        dense = {f"dense{i}": _Params(weight=(o, n), bias=(o,)) for i, (n, o) in enumerate(zip(cfg.mapping[:-1], cfg.mapping[1:]))}
+        dense = {f"dense{i}": Params(weight=(o, n), bias=(o,)) for i, (n, o) in enumerate(zip(cfg.mapping[:-1], cfg.mapping[1:]))}
         paths: list[_LayerPaths] = []
         R = cfg.resolution
         if cfg.layout == "lernapparat":
-            self.g_mapping = _Module(**dense)
+            self.g_mapping = Container(**dense)
             blocks = nn.ModuleDict()
             for r in cfg.resolutions():
                 c = ch[r]
                 key = f"{r}x{r}"
                 pre = f"g_synthesis.blocks.{key}"
                 if r == 4:
-                    blocks[key] = _Module(epi1=_epilogue(c, wd), conv=_Params(weight=(c, c, 3, 3), bias=(c,)), epi2=_epilogue(c, wd))
+                    blocks[key] = Container(epi1=_epilogue(c, wd), conv=Params(weight=(c, c, 3, 3), bias=(c,)), epi2=_epilogue(c, wd))
                     blocks[key].register_parameter("const", nn.Parameter(torch.empty(1, c, 4, 4)))
                     blocks[key].register_parameter("bias", nn.Parameter(torch.empty(c)))
                     first = _LayerPaths(None, f"{pre}.const", f"{pre}.bias", "", "", "", "", None)
                     second = _LayerPaths(f"{pre}.conv.weight", None, f"{pre}.conv.bias", "", "", "", "", None)
                 else:
-                    up = _Params(weight=(c, ch[r // 2], 3, 3), bias=(c,))
-                    up.add_module("intermediate", _Module(buffers={"kernel": _blur_kernel()[None, None]}))
-                    blocks[key] = _Module(conv0_up=up, epi1=_epilogue(c, wd), conv1=_Params(weight=(c, c, 3, 3), bias=(c,)),
+                    up = Params(weight=(c, ch[r // 2], 3, 3), bias=(c,))
+                    up.add_module("intermediate", Container(buffers={"kernel": _blur_kernel()[None, None]}))
+                    blocks[key] = Container(conv0_up=up, epi1=_epilogue(c, wd), conv1=Params(weight=(c, c, 3, 3), bias=(c,)),
                                           epi2=_epilogue(c, wd))
                     first = _LayerPaths(f"{pre}.conv0_up.weight", None, f"{pre}.conv0_up.bias", "", "", "", "",
                                         f"{pre}.conv0_up.intermediate.kernel")
@@ -167,7 +156,7 @@ class StyleGAN1Net(nn.Module):
                     j = len(paths)
                     paths.append(_LayerPaths(p.weight, p.const, p.bias, f"{pre}.{epi}.top_epi.noise.weight", f"fixed_noise_{j}",
                                              f"{pre}.{epi}.style_mod.lin.weight", f"{pre}.{epi}.style_mod.lin.bias", p.blur))
-            self.g_synthesis = _Module(torgb=_Params(weight=(3, ch[R], 1, 1), bias=(3,)), blocks=blocks)
+            self.g_synthesis = Container(torgb=Params(weight=(3, ch[R], 1, 1), bias=(3,)), blocks=blocks)
             # GANSpace's set_noise_seed(0): every noise layer gets torch.manual_seed(0); randn(1, 1, r, r)
             for j in range(cfg.num_layers):
                 r = cfg.layer_resolution(j)
@@ -175,9 +164,9 @@ class StyleGAN1Net(nn.Module):
                 self.register_buffer(f"fixed_noise_{j}", noise, persistent=False)
             self._rgb = "g_synthesis.torgb"
         else:
-            self.mapping = _Module(**dense)
-            self.truncation = _Module(buffers={"w_avg": torch.zeros(wd)})
-            synth = _Module(buffers={"lod": torch.zeros(())})
+            self.mapping = Container(**dense)
+            self.truncation = Container(buffers={"w_avg": torch.zeros(wd)})
+            synth = Container(buffers={"lod": torch.zeros(())})
             for k, r in enumerate(cfg.resolutions()):
                 for j in (2 * k, 2 * k + 1):
                     c_in = ch[r // 2] if j % 2 == 0 and j > 0 else ch[r]
@@ -187,19 +176,19 @@ class StyleGAN1Net(nn.Module):
                         layer.register_parameter("const", nn.Parameter(torch.empty(1, ch[r], 4, 4)))
                     else:
                         layer.register_parameter("weight", nn.Parameter(torch.empty(ch[r], c_in, 3, 3)))
-                    noise = _Params(weight=(ch[r],))
+                    noise = Params(weight=(ch[r],))
                     noise.register_buffer("noise", torch.zeros(1, 1, r, r))
                     layer.add_module("apply_noise", noise)
-                    layer.add_module("style", _Params(weight=(2 * ch[r], wd), bias=(2 * ch[r],)))
+                    layer.add_module("style", Params(weight=(2 * ch[r], wd), bias=(2 * ch[r],)))
                     up = j % 2 == 0 and j > 0
                     if up:
-                        layer.add_module("blur", _Module(buffers={"kernel": _blur_kernel()[None, None].repeat(ch[r], 1, 1, 1)}))
+                        layer.add_module("blur", Container(buffers={"kernel": _blur_kernel()[None, None].repeat(ch[r], 1, 1, 1)}))
                     synth.add_module(f"layer{j}", layer)
                     pre = f"synthesis.layer{j}"
                     paths.append(_LayerPaths(None if j == 0 else f"{pre}.weight", f"{pre}.const" if j == 0 else None,
                                              f"{pre}.bias", f"{pre}.apply_noise.weight", f"{pre}.apply_noise.noise",
                                              f"{pre}.style.weight", f"{pre}.style.bias", f"{pre}.blur.kernel" if up else None))
-                synth.add_module(f"output{k}", _Params(bias=(3,), weight=(3, ch[r], 1, 1)))
+                synth.add_module(f"output{k}", Params(bias=(3,), weight=(3, ch[r], 1, 1)))
             self.synthesis = synth
             self._rgb = f"synthesis.output{len(cfg.resolutions()) - 1}"
         self._paths = paths
@@ -366,8 +355,8 @@ def config_from_state_dict(sd: Mapping[str, Any], layout: str) -> StyleGAN1Confi
         chans = {4: _shape(sd, "synthesis.layer0.const", 4, what)[1]}
         for k, r in enumerate(res[1:], start=1):
             chans[r] = _shape(sd, f"synthesis.layer{2 * k + 1}.weight", 4, what)[0]
-    if res[-1] > 4096:
-        raise LoadError(f"the generator would make {res[-1]}px images; Latent Studio opens up to 4096px")
+    if res[-1] > MAX_RESOLUTION:
+        raise LoadError(f"the generator would make {res[-1]}px images; Latent Studio opens up to {MAX_RESOLUTION}px")
     return StyleGAN1Config(layout, res[-1], mapping, chans)
 
 

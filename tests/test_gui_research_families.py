@@ -35,3 +35,22 @@ def test_a_dropped_stylegan1_opens_and_is_explored_with_ganspace_and_layer_range
     assert w.state.ranges[0] == (0, 4) and w.state.values[0] == 2.5
     assert not np.array_equal(frame, before)
     assert np.array_equal(frame, direct_render(w, w.state))
+
+
+def test_model_open_opens_every_research_layout(qtbot, make_window):  # noqa: F811
+    w = make_window(controls=None, auto_discover=False, wait=False)
+    qtbot.waitUntil(lambda: w.generator is not None, timeout=30_000)
+    for rel, family, layout in [
+        ("progan_ganspace/progan_ganspace_small_A.pth", "progan", "netdissect"),
+        ("progan_ptrblck/progan_ptrblck_small_A.pth", "progan", "ptrblck"),
+        ("genforce/pggan_small_A.pth", "progan", "genforce"),
+        ("genforce/stylegan_small_A.pth", "stylegan1", "genforce"),
+        ("genforce/stylegan2_small_A.pth", "stylegan2", "genforce"),
+    ]:
+        path = ROOT / "tests/data" / rel
+        w.models.open_model(str(path))
+        qtbot.waitUntil(lambda: w.state.model == str(path) and w.generator.name == str(path), timeout=30_000)
+        frame = wait_frame(qtbot, w, 30_000)
+        assert (w.generator.family, w.generator.layout) == (family, layout)
+        assert frame.shape[:2] == (w.generator.resolution,) * 2
+        assert np.array_equal(frame, direct_render(w, w.state))

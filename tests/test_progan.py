@@ -152,3 +152,13 @@ def test_features_and_sefa_weights_follow_the_layers():
 
 def test_ganspace_sefa_ranges_and_presets_work_on_progan(tmp_path):
     explore(models.load_generator(PTRBLCK), tmp_path)
+
+
+def test_a_file_declaring_an_oversized_generator_is_refused_before_building_it():
+    # 24 conv layers = 12 resolutions = 8192 px, declared by shape-only tensors; nothing is allocated
+    sd = {"layer1.conv.weight": torch.empty(4, 4, 4, 4, device="meta")}
+    for i in range(2, 25):
+        sd[f"layer{i}.conv.weight"] = torch.empty(4, 4, 3, 3, device="meta")
+    sd["output_8192x8192.conv.weight"] = torch.empty(3, 4, 1, 1, device="meta")
+    with pytest.raises(LoadError, match="8192px images"):
+        config_from_state_dict(sd, "netdissect")
