@@ -31,14 +31,24 @@ def gan_type(sd: Any) -> str | None:
     return None
 
 
+#: key names of the *older* genforce network code (genforce/interfacegan, AtlantixJJ/LinearGAN)
+_OLDER_CODE_KEYS = ("mapping.dense0.linear.weight", "layer0.wscale.bias", "synthesis.layer0.epilogue.style_mod.dense.linear.weight")
+
+
+def is_older_genforce(obj: Any) -> bool:
+    """A state dict written by the older genforce network code (``*_generator_network.py``)."""
+    return isinstance(obj, dict) and any(k in obj for k in _OLDER_CODE_KEYS)
+
+
 def is_zoo_checkpoint(obj: Any) -> bool:
     """A zoo dict (any non-empty subset of its three entries, so that partial files get a clear
-    error), or a bare genforce StyleGAN/StyleGAN2 generator state dict."""
+    error), a bare genforce StyleGAN/StyleGAN2 generator state dict, or (to be refused with
+    the reason) one of the older genforce network code."""
     if not isinstance(obj, dict) or not obj:
         return False
     if set(obj) <= ZOO_KEYS:
         return True
-    return gan_type(obj) in ("stylegan", "stylegan2")
+    return gan_type(obj) in ("stylegan", "stylegan2") or is_older_genforce(obj)
 
 
 def load_checkpoint(obj: Any, path, device, name: str, fingerprint: str) -> Generator:
@@ -54,6 +64,9 @@ def load_checkpoint(obj: Any, path, device, name: str, fingerprint: str) -> Gene
         else:
             raise LoadError(f"{fname} holds only a genforce discriminator and no generator "
                             "('generator_smooth' or 'generator'); load the model-zoo file that has one")
+    elif is_older_genforce(obj):
+        raise LoadError(f"{fname} uses the older genforce network code's names (interfacegan, LinearGAN), which are not "
+                        "supported; the genforce/sefa model-zoo files of the same models open")
     else:
         sd, which = obj, "state dict"
     kind = gan_type(sd)

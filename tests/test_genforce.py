@@ -108,3 +108,10 @@ def test_ganspace_sefa_ranges_and_presets_work_on_genforce_stylegan2(sg2, tmp_pa
 def test_genforce_pggan_opens_through_the_zoo_dict():
     G = models.load_generator(DATA / "genforce" / "pggan_small_A.pth")
     assert (G.family, G.layout) == ("progan", "genforce")
+
+
+def test_the_older_genforce_layout_is_refused_with_the_reason(tmp_path):
+    # interfacegan's PGGAN names (see the README): not the zoo layout, said so instead of "no known layout"
+    torch.save({"layer0.conv.weight": torch.zeros(4, 4, 4, 4), "layer0.wscale.bias": torch.zeros(4)}, tmp_path / "old.pth")
+    with pytest.raises(LoadError, match=r"old\.pth uses the older genforce network code's names"):
+        models.load_generator(tmp_path / "old.pth")
