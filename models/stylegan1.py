@@ -427,7 +427,7 @@ class StyleGAN1Generator(WPlusMixin, Generator):
     default_pca_layer = "latent"  # GANSpace's StyleGAN PCA is on W (g_mapping)
 
     def __init__(self, net: StyleGAN1Net, device: torch.device | str = "cpu", name: str = "stylegan1",
-                 fingerprint: str = "", noise_mode: str = "fixed"):
+                 fingerprint: str = "", noise_mode: str = "fixed", latent_avg: torch.Tensor | None = None):
         super().__init__(net, device, name, fingerprint)
         cfg = net.config
         self.config = cfg
@@ -438,7 +438,7 @@ class StyleGAN1Generator(WPlusMixin, Generator):
         self.noise_mode = noise_mode
         # GANSpace floors clip(0.5·(x+1))·255; sefa rounds half up (see `models.frames.to_uint8`)
         self.uint8_convention = "floor" if cfg.layout == "lernapparat" else "half_up"
-        avg = net.w_avg()
+        avg = net.w_avg() if latent_avg is None else latent_avg
         if avg is None:
             avg = self.estimate_latent_avg()
             self.notes.append("The checkpoint stores no average W, so the truncation centre is the mean W "
@@ -472,8 +472,23 @@ class StyleGAN1Generator(WPlusMixin, Generator):
         return {**super().info(), "layout": self.layout}
 
 
+#: where lernapparat's notebook keeps the average W when its ``Truncation`` module is saved with the net
+LERN_AVG_KEY = "truncation.avg_latent"
+
+
 def build_generator(sd: Mapping[str, Any], device, name: str, fingerprint: str, layout: str | None = None) -> StyleGAN1Generator:
-    return StyleGAN1Generator(net_from_state_dict(sd, layout), device, name, fingerprint)
+    """A StyleGAN (v1) state dict -> `StyleGAN1Generator`.  A lernapparat file saved with the
+    notebook's ``truncation`` module (``truncation.avg_latent [w_dim]``) gives its average W."""
+    avg = None
+    if LERN_AVG_KEY in sd and (layout or sniff_layout(sd)) == "lernapparat":
+        sd = dict(sd)
+        avg = sd.pop(LERN_AVG_KEY)
+    net = net_from_state_dict(sd, layout)
+    if avg is not None:
+        if not isinstance(avg, torch.Tensor) or avg.numel() != net.config.w_dim or not bool(torch.isfinite(avg).all()):
+            raise LoadError(f"{LERN_AVG_KEY!r} is not a finite vector of {net.config.w_dim} values (the average W)")
+        avg = avg.reshape(-1).float()
+    return StyleGAN1Generator(net, device, name, fingerprint, latent_avg=avg)
 
 
 def is_lernapparat_checkpoint(obj: Any) -> bool:

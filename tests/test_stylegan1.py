@@ -133,3 +133,16 @@ def test_ganspace_sefa_ranges_and_presets_work_on_stylegan1(lern, tmp_path):
 
 def test_ganspace_sefa_ranges_and_presets_work_on_genforce_stylegan(gf, tmp_path):
     explore(gf[0], tmp_path)
+
+
+def test_a_saved_truncation_average_is_used_instead_of_an_estimate(tmp_path, lern):
+    _G, ref = lern
+    sd = torch.load(LERN, weights_only=True)
+    sd["truncation.avg_latent"] = ref["w_avg"]
+    torch.save(sd, tmp_path / "with_avg.pt")
+    G = models.load_generator(tmp_path / "with_avg.pt")
+    assert torch.equal(G.latent_avg, ref["w_avg"]) and G.notes == []
+    sd["truncation.avg_latent"] = torch.zeros(5)
+    torch.save(sd, tmp_path / "bad_avg.pt")
+    with pytest.raises(LoadError, match="avg_latent"):
+        models.load_generator(tmp_path / "bad_avg.pt")
