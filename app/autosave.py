@@ -19,6 +19,7 @@ from typing import Any
 
 from editing import preset as presets
 from models.atomic import atomic_open
+from models.bounded import read_json_file
 from editing.state import EditState
 from methods.annotations import data_dir
 
@@ -95,8 +96,8 @@ def write(path: str | os.PathLike, state: EditState, fingerprint: str = "", name
 def read(path: str | os.PathLike) -> tuple[EditState, dict[str, Any]]:
     """The autosaved state and its info (the preset's, plus ``preset_path``); `AutosaveError` if unusable."""
     try:
-        obj = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        obj = read_json_file(path)
+    except (OSError, ValueError) as exc:  # InputLimitError, JSONDecodeError, UnicodeDecodeError
         raise AutosaveError(f"{path}: {exc}") from None
     if not isinstance(obj, dict) or obj.get("format") != FORMAT or obj.get("version") != VERSION:
         raise AutosaveError(f"{path} is not a Latent Studio autosave (version {VERSION})")

@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 import models
+from models.bounded import set_memory_budget
 from editing import preset as presets
 from editing.export import ExportError, export_sweep_video, grid_image, strip_image, write_png
 from editing.preset import PresetError
@@ -271,6 +272,7 @@ def run(argv: list[str]) -> int:
         parser.print_help()
         return 0
     try:
+        set_memory_budget(getattr(args, "max_memory", None))
         return {**COMMANDS, **extra}[args.command](args)
     except USER_ERRORS as exc:
         sys.stderr.write(f"error: {_rank_prefix()}{exc}\n")

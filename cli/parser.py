@@ -266,4 +266,23 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict]:
     extra: dict = {}
     for module in COMMAND_MODULES:
         extra.update(importlib.import_module(module).register(sub))
+    for command_parser in _all_subparsers(sub):
+        command_parser.add_argument(
+            "--max-memory", type=positive_float, metavar="GB",
+            help="memory one loaded file or model may claim (default: half of this machine's; "
+                 "files and models needing more are refused before loading)")
     return parser, extra
+
+
+def _all_subparsers(sub) -> list[argparse.ArgumentParser]:
+    """Every command's parser, nested groups (``vocab import``) included, each once."""
+    out, todo = [], list(dict.fromkeys(sub.choices.values()))
+    while todo:
+        p = todo.pop()
+        if p in out:
+            continue
+        out.append(p)
+        for action in p._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                todo.extend(action.choices.values())
+    return [p for p in out if not any(isinstance(a, argparse._SubParsersAction) for a in p._actions)]

@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from models.bounded import InputLimitError, quote_name, read_npy
+
 from .parser import CliError, OneLineParser, finite_float, nonneg_int, out_file, positive_float, positive_int
 
 
@@ -247,9 +249,11 @@ def cmd_edit(args) -> int:
     target = _target(args, G, ext)
     if args.latents:
         try:
-            arr = np.load(args.latents, allow_pickle=False)
+            arr = read_npy(args.latents, what=f"--latents {quote_name(args.latents)}", max_total=64 << 20)
         except FileNotFoundError:
-            raise CliError(f"--latents {args.latents} does not exist") from None
+            raise CliError(f"--latents {quote_name(args.latents)} does not exist") from None
+        except InputLimitError as exc:
+            raise CliError(str(exc)) from None
         except (OSError, ValueError):
             raise CliError(f"--latents {args.latents} is not a NumPy array file") from None
         if arr.dtype.kind != "f" or arr.size != G.num_layers * G.latent_dim or not np.isfinite(arr).all():

@@ -20,7 +20,6 @@ for bit; ``seed``/``truncation``/``mix`` are still written.
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ import numpy as np
 from methods.controls import ControlSet, ControlSetError, array_from_json, array_to_json, validate_range
 
 from models.atomic import atomic_open
+from models.bounded import InputLimitError, is_integer, is_number, read_json_file
 from .state import BaseLatents, EditState
 
 FORMAT = "latent-studio.preset"
@@ -75,14 +75,21 @@ def _int(obj: dict, key: str, optional: bool = False) -> int | None:
     v = obj.get(key)
     if v is None and optional:
         return None
-    if isinstance(v, bool) or not isinstance(v, int):
-        raise PresetError(f"field {key!r} must be an integer{' or null' if optional else ''}")
+    if not is_integer(v, -(1 << 63), (1 << 63) - 1):
+        raise PresetError(f"field {key!r} must be an integer{' or null' if optional else ''} that fits 64 bits")
     return v
 
 
-def _number(v: Any, what: str) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-        raise PresetError(f"{what} must be a finite number")
+#: largest slider value or truncation a preset may hold (a slider spans a few units)
+MAX_VALUE = 1e6
+#: truncation ψ beyond which no generator draws anything (ψ = 1 is none; ψ > 1 extrapolates)
+MAX_TRUNCATION = 100.0
+
+
+def _number(v: Any, what: str, lo: float = -MAX_VALUE, hi: float = MAX_VALUE) -> float:
+    # is_number never raises: 400-digit integers and Infinity are refused, not overflowed
+    if not is_number(v, lo, hi):
+        raise PresetError(f"{what} must be a finite number from {lo:g} to {hi:g}")
     return float(v)
 
 
@@ -131,7 +138,7 @@ def from_json(obj: Any) -> tuple[EditState, dict]:
     seed = _int(obj, "seed")
     if seed < 0:
         raise PresetError("field 'seed' must not be negative")
-    truncation = _number(obj.get("truncation"), "field 'truncation'")
+    truncation = _number(obj.get("truncation"), "field 'truncation'", -MAX_TRUNCATION, MAX_TRUNCATION)
     class_index = _int(obj, "class_index", optional=True)
     size = _int(obj, "size", optional=True)
     if size is not None and not (8 <= size <= 8192):
@@ -193,7 +200,11 @@ def load(path: str | Path) -> tuple[EditState, dict]:
     if not path.is_file():
         raise PresetError(f"{path} does not exist")
     try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
+        obj = read_json_file(path)
+    except InputLimitError as exc:
+        raise PresetError(str(exc)) from None
+    except OSError as exc:
+        raise PresetError(f"{path.name} could not be read ({exc.strerror or type(exc).__name__})") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise PresetError(f"{path.name} is not valid JSON ({exc.__class__.__name__})") from None
     try:

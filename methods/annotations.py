@@ -31,13 +31,14 @@ import json
 import os
 import sqlite3
 import time
-import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
 
 import numpy as np
+
+from models.bounded import InputLimitError, check_zip_members, format_bytes, safe_torch_load
 
 from .controls import ControlSet, ModelRef
 from .jobs import MethodError
@@ -679,9 +680,10 @@ def _load_tensor(data: bytes, fname: str) -> np.ndarray:
     import torch
 
     try:
-        with warnings.catch_warnings():  # e.g. "pickle protocol 4" notes: the error below says it all
-            warnings.simplefilter("ignore")
-            obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+        # sizes checked before torch reads, storages (no stride-0 views) and finiteness after
+        obj = safe_torch_load(data, what=fname, max_total=MAX_DATASET_BYTES)
+    except InputLimitError as exc:
+        raise AnnotationError(str(exc)) from None
     except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError, AttributeError, TypeError) as exc:
         first = str(exc).strip().splitlines()
         raise AnnotationError(f"{fname} is not a tensor file torch can read safely ({first[0] if first else type(exc).__name__})") from None
@@ -707,6 +709,20 @@ def _row_of(text: str, n: int) -> int | None:
     return int(value)
 
 
+#: largest published dataset read (ds.pth + both CSVs); the paper's is ~25 MB
+MAX_DATASET_BYTES = 1 << 30
+
+
+class _Members:
+    """The chosen entries of a zip, shaped like a ``ZipFile`` for `check_zip_members`."""
+
+    def __init__(self, zf: zipfile.ZipFile, names):
+        self._infos = [zf.getinfo(n) for n in names]
+
+    def infolist(self):
+        return self._infos
+
+
 def read_published_dataset(path: str | os.PathLike) -> PublishedDataset:
     """Read a visual-vocab dataset from a ``.zip`` or a folder (nothing is downloaded).
 
@@ -728,14 +744,21 @@ def read_published_dataset(path: str | os.PathLike) -> PublishedDataset:
     if path.is_dir():
         names = [p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file()]
         picked = _find_members(names, str(path))
+        total = sum((path / rel).stat().st_size for rel in picked.values())
+        if total > MAX_DATASET_BYTES:
+            raise AnnotationError(f"dataset {path.name} holds {format_bytes(total)}, more than the {format_bytes(MAX_DATASET_BYTES)} accepted")
         for n, rel in picked.items():
             blobs[n] = (path / rel).read_bytes()
     else:
         try:
             with zipfile.ZipFile(path) as zf:
                 picked = _find_members([i.filename for i in zf.infolist() if not i.is_dir()], path.name)
+                # only the members read count: their declared sizes are checked before inflating
+                check_zip_members(_Members(zf, picked.values()), what=path.name, max_total=MAX_DATASET_BYTES)
                 for n, member in picked.items():
                     blobs[n] = zf.read(member)
+        except InputLimitError as exc:
+            raise AnnotationError(str(exc)) from None
         except (zipfile.BadZipFile, OSError) as exc:
             raise AnnotationError(f"{path.name} is neither a folder nor a readable zip file ({exc})") from None
     vectors = _load_tensor(blobs["ds.pth"], "ds.pth")

@@ -27,10 +27,19 @@ from typing import Any, Sequence, Union
 import numpy as np
 import torch
 
+from models.bounded import InputLimitError, is_integer, is_number, loads_json, read_npz, short_repr
+
 from .fields import FieldError, VectorField
 
 FORMAT = "latent-studio.controls"
 VERSION = 1
+#: bounds on what a controls file may declare (real ones: latent_dim ≤ 512, 18 layers, steps ≈ 0.01–1)
+MAX_LATENT_DIM = 1 << 16
+MAX_SCALE = 1e6
+MIN_FIELD_STEP = 1e-4
+MAX_FIELD_STEP = 1e3
+#: largest controls file read (all arrays together)
+MAX_CONTROLS_BYTES = 1 << 30
 
 LayerRange = tuple[int, int]
 
@@ -155,10 +164,10 @@ def validate_range(r: Any, num_layers: int, what: str = "layer range") -> LayerR
     if not isinstance(r, (list, tuple)) or len(r) != 2 or not all(
         isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in r
     ):
-        raise ControlSetError(f"{what} must be two integers start:end, not {r!r}")
+        raise ControlSetError(f"{what} must be two integers start:end, not {short_repr(r)}")
     s, e = int(r[0]), int(r[1])
     if not (0 <= s < e <= num_layers):
-        raise ControlSetError(f"{what} {s}:{e} is outside the model's layers 0:{num_layers}")
+        raise ControlSetError(f"{what} {short_repr(s, 20)}:{short_repr(e, 20)} is outside the model's layers 0:{num_layers}")
     return (s, e)
 
 
@@ -376,16 +385,22 @@ class ControlSet:
         if not path.is_file():
             raise ControlSetError(f"{path} does not exist")
         try:
-            with np.load(path, allow_pickle=False) as npz:
-                arrays = {k: npz[k] for k in npz.files}
+            # every entry's declared size is checked against the file before NumPy allocates it
+            arrays = read_npz(path, max_total=MAX_CONTROLS_BYTES)
+        except InputLimitError as exc:
+            raise ControlSetError(str(exc)) from None
         except Exception as exc:  # noqa: BLE001 - numpy/zipfile raise many kinds on a stranger's bytes
             raise ControlSetError(f"{path.name} is not a controls file (.npz): {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
         if "meta.json" not in arrays:
             raise ControlSetError(f"{path.name} has no meta.json entry, so it is not a Latent Studio controls file")
         try:
-            meta = json.loads(arrays.pop("meta.json").astype(np.uint8).tobytes().decode("utf-8"))
+            meta = loads_json(arrays.pop("meta.json").astype(np.uint8).tobytes(), what=f"{path.name}'s meta.json")
+        except InputLimitError as exc:
+            raise ControlSetError(str(exc)) from None
         except (ValueError, UnicodeDecodeError):
             raise ControlSetError(f"{path.name}: meta.json is not valid JSON") from None
+        if not isinstance(meta, dict):
+            raise ControlSetError(f"{path.name}: meta.json holds a JSON {type(meta).__name__}, not an object")
         return cls._from_parts(meta, arrays, path.name)
 
     def to_json(self) -> dict:
@@ -417,10 +432,10 @@ class ControlSet:
             fail(f"controls[{i}] lacks array field.{i}.{missing[0]}")
         step, sign = s.get("step"), s.get("sign", 1.0)
         for what, val in (("step", step), ("sign", sign)):
-            if isinstance(val, bool) or not isinstance(val, (int, float)) or not math.isfinite(val):
+            if not is_number(val):
                 fail(f"controls[{i}].{what} must be a finite number")
-        if step <= 0 or sign not in (1.0, -1.0):
-            fail(f"controls[{i}] needs a positive step and a sign of 1 or -1")
+        if not MIN_FIELD_STEP <= step <= MAX_FIELD_STEP or sign not in (1.0, -1.0):
+            fail(f"controls[{i}] needs a step from {MIN_FIELD_STEP:g} to {MAX_FIELD_STEP:g} and a sign of 1 or -1")
         try:
             vf = VectorField(str(spec.get("type")), {a: arrays[f"field.{i}.{a}"] for a in spec["arrays"]}, dict(spec.get("params", {})))
         except FieldError as exc:
@@ -437,12 +452,13 @@ class ControlSet:
         if meta.get("version") != VERSION:
             fail(f"version {meta.get('version')!r} is not supported (this program reads version {VERSION})")
         m = meta.get("model")
-        try:
-            model = ModelRef(str(m["name"]), str(m["family"]), str(m["fingerprint"]), int(m["latent_dim"]), int(m["num_layers"]))
-        except (TypeError, KeyError, ValueError):
+        if not isinstance(m, dict) or not all(k in m for k in ("name", "family", "fingerprint", "latent_dim", "num_layers")):
             fail("field 'model' must hold name, family, fingerprint, latent_dim and num_layers")
-        if model.latent_dim <= 0 or model.num_layers <= 0:
-            fail("field 'model' has a non-positive latent_dim or num_layers")
+        for key in ("latent_dim", "num_layers"):
+            # ints only (a float such as 1e400 or 512.5 is not a size), bounded before anything is sized by them
+            if not is_integer(m[key], 1, MAX_LATENT_DIM):
+                fail(f"field 'model.{key}' must be an integer from 1 to {MAX_LATENT_DIM}")
+        model = ModelRef(str(m["name"]), str(m["family"]), str(m["fingerprint"]), int(m["latent_dim"]), int(m["num_layers"]))
         specs = meta.get("controls")
         if not isinstance(specs, list):
             fail("field 'controls' must be a list")
@@ -465,8 +481,8 @@ class ControlSet:
             if not isinstance(name, str) or not name:
                 fail(f"controls[{i}].name must be a non-empty string")
             scale = s.get("scale")
-            if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not math.isfinite(scale):
-                fail(f"controls[{i}].scale must be a finite number")
+            if not is_number(scale, -MAX_SCALE, MAX_SCALE):
+                fail(f"controls[{i}].scale must be a finite number of at most {MAX_SCALE:g} in size")
             try:
                 layers = validate_range(s.get("layers"), model.num_layers, f"controls[{i}].layers")
             except ControlSetError as exc:

@@ -23,6 +23,8 @@ import numpy as np
 import torch
 
 FIELD_TYPES = ("linear", "mlp", "rbf")
+#: most Euler steps one slider value may cost (a full slider at the default steps takes ~50)
+MAX_EULER_STEPS = 1000
 _NORM_EPS = 1e-8
 
 
@@ -174,11 +176,18 @@ class VectorField:
         """Follow ``sign(length)·v`` from ``x`` ``[n, D]`` for a path of ``|length|`` latent units.
 
         Whole steps of ``step``, then one partial step for the remainder, so the end
-        point moves continuously with the slider.
+        point moves continuously with the slider.  At most `MAX_EULER_STEPS` steps are taken
+        for one value: a path longer than that many steps is walked in `MAX_EULER_STEPS` equal
+        steps instead (the original papers' exporters have no bound, so a tiny step or a huge
+        slider value would loop for hours; a longer step is the documented difference).
         """
         if length == 0:
             return x
+        if not (math.isfinite(length) and math.isfinite(step) and step > 0):
+            raise FieldError(f"a field path needs a finite length and a positive step, not {length!r} and {step!r}")
         sign = 1.0 if length > 0 else -1.0
+        if abs(length) / step > MAX_EULER_STEPS:
+            step = abs(length) / MAX_EULER_STEPS
         n_full, rest = divmod(abs(length), step)
         for _ in range(int(n_full)):
             x = x + sign * step * self.direction(x)

@@ -55,6 +55,8 @@ from typing import Callable, Iterator
 import torch
 from torch import nn
 
+from models.bounded import loads_json, safe_torch_load
+
 from . import distributed
 from .jobs import CancelFn, Cancelled, MethodError, ProgressFn
 
@@ -162,7 +164,7 @@ def read_job(job_dir: str | Path) -> dict:
 
 def _load(path: Path) -> dict:
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        return safe_torch_load(path, what=path.name, finite=False)
     except Exception:  # a damaged or foreign file: any failure reads the same to the user
         raise MethodError(f"{path} is damaged or not a Latent Studio checkpoint") from None
 
@@ -170,7 +172,7 @@ def _load(path: Path) -> dict:
 def _checkpoint_meta(blob, path: Path) -> dict:
     """The metadata of a loaded checkpoint, checked; `MethodError` when it is not ours or of another version."""
     try:
-        meta = json.loads(blob["meta"])
+        meta = loads_json(blob["meta"], what=f"{path.name}'s meta")
         if meta.get("format") != JOB_FORMAT or not isinstance(meta.get("config"), dict):
             raise ValueError
     except Exception:  # a damaged or foreign file: any failure reads the same to the user

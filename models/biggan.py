@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .base import Generator, LoadError
+from .bounded import InputLimitError, check_model_size, module_bytes, short_repr
 
 #: where the 1000 ImageNet class names live, one per line, in class-index order
 CLASS_NAMES_FILE = Path(__file__).resolve().parent.parent / "resources" / "imagenet_classes.txt"
@@ -59,6 +60,12 @@ def imagenet_class_names() -> tuple[str, ...]:
 
 
 # ---------------------------------------------------------------------------------- config
+#: bounds on config.json's numbers (the published files: n_stats 51, ≤ 1000 classes, ≤ 16 layers)
+MAX_N_STATS = 1001
+MAX_CONFIG_INT = 1 << 20
+MAX_LAYERS = 64
+MAX_MULTIPLIER = 1024
+
 @dataclass(frozen=True)
 class BigGANConfig:
     """The fields of the port's ``config.json`` that shape the network.
@@ -91,32 +98,33 @@ class BigGANConfig:
         """Validate a parsed ``config.json``; missing keys take the port's defaults (the 128 model)."""
         default = cls.published(128)
 
-        def integer(key: str, default_value: int, minimum: int = 1) -> int:
+        def integer(key: str, default_value: int, minimum: int = 1, maximum: int = MAX_CONFIG_INT) -> int:
             value = raw.get(key, default_value)
-            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-                raise LoadError(f"config.json's {key} is {value!r}, but a BigGAN config needs an integer of at least {minimum}")
+            if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+                raise LoadError(f"config.json's {key} is {short_repr(value)}, but a BigGAN config needs an integer "
+                                f"from {minimum} to {maximum}")
             return value
 
         layers_raw = raw.get("layers", default.layers)
         layers: list[tuple[bool, int, int]] = []
-        if not isinstance(layers_raw, (list, tuple)) or not layers_raw:
-            raise LoadError("config.json's layers must be a non-empty list of [upsample, in, out] entries")
+        if not isinstance(layers_raw, (list, tuple)) or not layers_raw or len(layers_raw) > MAX_LAYERS:
+            raise LoadError(f"config.json's layers must be a list of 1 to {MAX_LAYERS} [upsample, in, out] entries")
         for i, entry in enumerate(layers_raw):
             ok = (
                 isinstance(entry, (list, tuple))
                 and len(entry) == 3
                 and isinstance(entry[0], bool)
-                and all(isinstance(m, int) and not isinstance(m, bool) and m > 0 for m in entry[1:])
+                and all(isinstance(m, int) and not isinstance(m, bool) and 0 < m <= MAX_MULTIPLIER for m in entry[1:])
             )
             if not ok:
-                raise LoadError(f"config.json's layers[{i}] is {entry!r}, not an [upsample, in, out] entry such as [true, 16, 8]")
+                raise LoadError(f"config.json's layers[{i}] is {short_repr(entry)}, not an [upsample, in, out] entry such as [true, 16, 8]")
             layers.append((bool(entry[0]), int(entry[1]), int(entry[2])))
         eps = raw.get("eps", default.eps)
-        if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not eps > 0:
-            raise LoadError(f"config.json's eps is {eps!r}, but it must be a positive number")
+        if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 < eps < 1:
+            raise LoadError(f"config.json's eps is {short_repr(eps)}, but it must be a number between 0 and 1")
         attention = raw.get("attention_layer_position", default.attention_layer_position)
-        if isinstance(attention, bool) or not isinstance(attention, int):
-            raise LoadError(f"config.json's attention_layer_position is {attention!r}, not an integer")
+        if isinstance(attention, bool) or not isinstance(attention, int) or abs(attention) > MAX_CONFIG_INT:
+            raise LoadError(f"config.json's attention_layer_position is {short_repr(attention)}, not an integer")
         cfg = cls(
             output_dim=integer("output_dim", default.output_dim),
             z_dim=integer("z_dim", default.z_dim),
@@ -125,7 +133,7 @@ class BigGANConfig:
             layers=tuple(layers),
             attention_layer_position=attention,
             eps=float(eps),
-            n_stats=integer("n_stats", default.n_stats, minimum=2),
+            n_stats=integer("n_stats", default.n_stats, minimum=2, maximum=MAX_N_STATS),
         )
         cfg.validate()
         return cfg
@@ -479,9 +487,23 @@ def load_weights(net: BigGANNet, state_dict: Any) -> None:
     net.load_state_dict({k: state_dict[k] for k in own}, strict=True)
 
 
+def check_biggan_size(cfg: BigGANConfig) -> None:
+    """`LoadError` when ``config.json``'s network would not fit the memory budget, measured before
+    building it (weights on the meta device; activations ~4× the largest block output, 4 bytes)."""
+    try:
+        params = module_bytes(lambda: BigGANNet(cfg))
+        ch = cfg.channel_width
+        res = cfg.resolutions()
+        acts = 4 * 4 * max([16 * ch * 16] + [ch * max(cin, cout) * r * r for (_u, cin, cout), r in zip(cfg.layers, res[1:])])
+        check_model_size(params, acts, what="this BigGAN config", resolution=cfg.output_dim)
+    except InputLimitError as exc:
+        raise LoadError(str(exc)) from None
+
+
 def build_from_checkpoint(config: Mapping[str, Any], state_dict: Any, device, name: str, fingerprint: str) -> "BigGANGenerator":
     """A parsed ``config.json`` and its state dict -> `BigGANGenerator` (or a `LoadError`)."""
     cfg = BigGANConfig.from_dict(config)
+    check_biggan_size(cfg)
     net = BigGANNet(cfg)
     load_weights(net, state_dict)
     gen = BigGANGenerator(net, device, name, fingerprint)

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from .base import Generator, LoadError
+from .bounded import InputLimitError, check_model_size
 
 _KEY = re.compile(r"^main\.(\d+)\.(weight|bias|running_mean|running_var|num_batches_tracked)$")
 
@@ -77,6 +78,20 @@ def parse_state_dict(sd: dict[str, torch.Tensor]) -> tuple[list[int], list[int]]
     return widths, sorted(bns)
 
 
+def check_dcgan_size(widths: list[int]) -> None:
+    """`LoadError` when the layout's weights plus one image's activations exceed the memory budget.
+
+    Conv i (0-based) makes ``widths[i+1]`` channels at ``4·2^i`` px; a layer's input, output
+    and batch-norm copy are alive at once, so the peak is taken as 3× the largest output.
+    """
+    params = sum(a * b * 16 for a, b in zip(widths[:-1], widths[1:])) + 4 * sum(widths[1:-1])
+    acts = max(c * (4 * 2**i) ** 2 for i, c in enumerate(widths[1:]))
+    try:
+        check_model_size(4 * params, 3 * 4 * acts, what="this DCGAN checkpoint", resolution=4 * 2 ** (len(widths) - 2))
+    except InputLimitError as exc:
+        raise LoadError(str(exc)) from None
+
+
 class DCGANGenerator(Generator):
     """A DCGAN behind the `Generator` interface: one per-layer row, z space = editing space."""
 
@@ -86,6 +101,7 @@ class DCGANGenerator(Generator):
 
     def __init__(self, state_dict: dict[str, torch.Tensor], device: torch.device | str, name: str, fingerprint: str):
         widths, bns = parse_state_dict(state_dict)
+        check_dcgan_size(widths)
         net = DCGANNet(widths, bns)
         try:
             net.load_state_dict(state_dict, strict=True)

@@ -20,6 +20,7 @@ from typing import Any, Callable
 import torch
 
 from .base import Generator, LoadError
+from .bounded import InputLimitError, quote_name, read_json_file, safe_torch_load
 from .nvidia_pickle import SNIFF_BYTES, looks_like_nvidia_pickle, read_snapshot
 from .registry import REGISTRY
 
@@ -81,8 +82,10 @@ def read_checkpoint(path: Path) -> Any:
     try:
         # rosinality's train.py stores its argparse.Namespace under 'args': a plain
         # attribute bag, the one non-tensor class allowed besides weights_only's own.
-        with torch.serialization.safe_globals([argparse.Namespace]):
-            return torch.load(path, map_location="cpu", weights_only=True)
+        # Declared sizes are checked before torch reads them, the tensors after.
+        return safe_torch_load(path, what=path.name, allowed=[argparse.Namespace])
+    except InputLimitError as exc:
+        raise LoadError(str(exc)) from None
     except pickle.UnpicklingError as exc:
         text = str(exc)
         if "dnnlib" in text or "tflib" in text:
@@ -128,7 +131,9 @@ def _config_beside(weights: Path) -> Path | None:
 def read_config(path: Path) -> dict:
     """A ``config.json`` parsed with `json`, failures turned into `LoadError`."""
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        raw = read_json_file(path, max_bytes=1 << 20)
+    except InputLimitError as exc:
+        raise LoadError(str(exc)) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise LoadError(f"{path.name} could not be read ({type(exc).__name__})") from None
     except json.JSONDecodeError as exc:
@@ -160,12 +165,12 @@ def load_generator(spec: str | Path, device: torch.device | str = "cpu") -> Gene
         path = Path(spec_str).expanduser()
         if not path.exists():
             known = ", ".join(REGISTRY)
-            raise LoadError(f"{spec_str!r} is neither a model name ({known}) nor an existing file")
+            raise LoadError(f"{quote_name(spec_str)} is neither a model name ({known}) nor an existing file")
         name = str(path)
     try:
         device = torch.device(device)
     except RuntimeError:
-        raise LoadError(f"{device!r} is not a device name (use cpu, cuda or cuda:N)") from None
+        raise LoadError(f"{quote_name(device)} is not a device name (use cpu, cuda or cuda:N)") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise LoadError("device cuda was asked for but no CUDA GPU is available")
     # The config-folder layout: a folder with config.json, the config.json itself, or (below)

@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .base import Generator, LoadError
+from .bounded import InputLimitError, check_model_size, module_bytes
 
 if TYPE_CHECKING:
     import numpy as np
@@ -525,9 +526,27 @@ def _check_shapes(net: StyleGAN2Net, sd: Mapping[str, torch.Tensor]) -> None:
         raise LoadError(f"the state dict has {extra[0]!r}, which a rosinality StyleGAN2 generator does not")
 
 
+def check_stylegan2_size(config: StyleGAN2Config) -> None:
+    """`LoadError` when the inferred layout would not fit the memory budget, measured before building.
+
+    Weights from a meta-device build; activations for one image: at each resolution the
+    modulated conv keeps its input, upsampled copy and output (~4× channels·R²·4 bytes).
+    """
+    if config.resolution > 1 << 16:
+        raise LoadError(f"the state dict implies a {config.resolution}px generator, which no real StyleGAN2 is")
+    try:
+        params = module_bytes(lambda: build_net(config, init=False))
+        acts = 4 * 4 * max(config.channels.get(r, 0) * r * r for r in config.resolutions())
+        check_model_size(params, acts, what="this StyleGAN2 checkpoint", resolution=config.resolution)
+    except InputLimitError as exc:
+        raise LoadError(str(exc)) from None
+
+
 def net_from_state_dict(sd: Mapping[str, torch.Tensor]) -> StyleGAN2Net:
     """Infer the configuration, build the net and load ``sd`` with ``strict=True``."""
-    net = build_net(config_from_state_dict(sd), init=False)
+    config = config_from_state_dict(sd)
+    check_stylegan2_size(config)
+    net = build_net(config, init=False)
     _check_shapes(net, sd)
     try:
         net.load_state_dict(sd, strict=True)

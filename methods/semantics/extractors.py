@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from models.atomic import atomic_path
+from models.bounded import InputLimitError, loads_json, safe_torch_load
 
 from .common import SemanticsError, check_classes, check_colors, default_colors, model_identity
 
@@ -388,7 +389,9 @@ class SemanticExtractor:
         if not path.is_file():
             raise SemanticsError(f"extractor file {path} does not exist")
         try:
-            blob = torch.load(path, map_location="cpu", weights_only=True)
+            blob = safe_torch_load(path, what=name)
+        except InputLimitError as exc:
+            raise SemanticsError(str(exc)) from None
         except Exception:  # noqa: BLE001 - any unreadable or unsafe file gets the same sentence
             raise SemanticsError(f"{name} is not a semantic extractor file (it could not be read as plain tensors)") from None
         if not isinstance(blob, dict) or blob.get("format") != FORMAT:
@@ -396,7 +399,7 @@ class SemanticExtractor:
         if not isinstance(blob.get("version"), int) or blob["version"] > VERSION:
             raise SemanticsError(f"{name} was written by a newer version of Latent Studio (format version {blob.get('version')})")
         try:
-            meta = json.loads(blob["meta"])
+            meta = loads_json(blob["meta"], what=f"{name}'s meta")
             state = blob["state"]
             kind, layers, dims = str(meta["kind"]), [str(x) for x in meta["layers"]], [int(x) for x in meta["dims"]]
             classes = check_classes(meta["classes"], name)
@@ -404,8 +407,12 @@ class SemanticExtractor:
             size, model, arch, info = int(meta["size"]), dict(meta["model"]), dict(meta.get("arch", {})), dict(meta.get("info", {}))
         except SemanticsError:
             raise
-        except (KeyError, TypeError, ValueError, json.JSONDecodeError):
+        except InputLimitError as exc:
+            raise SemanticsError(str(exc)) from None
+        except (KeyError, TypeError, ValueError, OverflowError, json.JSONDecodeError):
             raise SemanticsError(f"{name}: the extractor description is damaged or incomplete") from None
+        if not dims or len(dims) > 64 or not all(0 < d <= 1 << 16 for d in dims) or not 0 < size <= 8192:
+            raise SemanticsError(f"{name}: the extractor description declares layer sizes or an image size out of range")
         if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
             raise SemanticsError(f"{name}: the extractor weights are not a dict of tensors")
         net = build_net(kind, dims, len(classes), arch)

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from models.atomic import atomic_open, atomic_path
+from models.bounded import InputLimitError, read_image, read_json_file, read_npy
 
 from .common import IGNORE, SemanticsError, check_classes, check_colors, default_colors
 
@@ -46,7 +47,13 @@ def read_mask(path: str | Path, n_class: int | None = None, size: int | None = N
     path = Path(path)
     if not path.is_file():
         raise SemanticsError(f"mask {path} does not exist")
-    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    try:
+        # the header's width x height is checked before OpenCV allocates the pixels
+        img = read_image(path, cv2.IMREAD_UNCHANGED, what=f"mask {path.name}")
+    except InputLimitError as exc:
+        raise SemanticsError(str(exc)) from None
+    except OSError as exc:
+        raise SemanticsError(f"mask {path.name} could not be read ({exc.strerror or type(exc).__name__})") from None
     if img is None:
         raise SemanticsError(f"mask {path.name} is not a readable image")
     if img.dtype != np.uint8:
@@ -212,7 +219,9 @@ def read_mask_folder(path: str | Path, G=None) -> MaskFolder:
     if not labels.is_file():
         raise SemanticsError(f"{folder} has no {LABELS_FILE}, so it is not a mask folder")
     try:
-        doc = json.loads(labels.read_text(encoding="utf-8"))
+        doc = read_json_file(labels, what=str(labels), max_bytes=64 << 20)
+    except InputLimitError as exc:
+        raise SemanticsError(str(exc)) from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise SemanticsError(f"{labels} is not valid JSON ({exc.__class__.__name__})") from None
     if not isinstance(doc, dict):
@@ -243,9 +252,11 @@ def read_mask_folder(path: str | Path, G=None) -> MaskFolder:
             lat_name = it["latents"]
             lat_path = _inside(folder, lat_name, "latents")
             try:
-                lat = np.load(lat_path, allow_pickle=False)
+                lat = read_npy(lat_path, max_total=64 << 20)
             except FileNotFoundError:
                 raise SemanticsError(f"latents file {lat_path} does not exist") from None
+            except InputLimitError as exc:
+                raise SemanticsError(str(exc)) from None
             except (OSError, ValueError):
                 raise SemanticsError(f"{lat_path.name} is not a NumPy array file of latents") from None
             if lat.dtype.kind != "f" or lat.ndim not in (2, 3) or (lat.ndim == 3 and lat.shape[0] != 1):
