@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .base import Generator, LoadError
-from .layout import MAX_RESOLUTION, Container, Params, load_state_dict_checked
+from .layout import Container, Params, build_within_budget, load_state_dict_checked
 from .stylegan1 import NOISE_MODES, StyleShape, WPlusMixin, _mapping_widths, _shape
 from .stylegan2 import SQRT2, EqualLinear, PixelNorm, make_kernel, upfirdn2d
 
@@ -176,8 +176,6 @@ def config_from_state_dict(sd: Mapping[str, Any]) -> GenforceStyleGAN2Config:
     if not outs or outs != list(range(len(outs))):
         raise LoadError("the genforce StyleGAN2's ToRGB layers are not numbered output0, output1, … without gaps")
     res = [4 * 2**k for k in outs]
-    if res[-1] > MAX_RESOLUTION:
-        raise LoadError(f"the generator would make {res[-1]}px images; Latent Studio opens up to {MAX_RESOLUTION}px")
     chans = {4: _shape(sd, "synthesis.early_layer.const", 4, what)[1]}
     for k, r in enumerate(res[1:], start=1):
         chans[r] = _shape(sd, f"synthesis.layer{2 * k}.weight", 4, what)[0]
@@ -186,7 +184,8 @@ def config_from_state_dict(sd: Mapping[str, Any]) -> GenforceStyleGAN2Config:
 
 def net_from_state_dict(sd: Mapping[str, Any]) -> GenforceStyleGAN2Net:
     cfg = config_from_state_dict(sd)
-    net = GenforceStyleGAN2Net(cfg)
+    widest = max(c * r * r for r, c in cfg.channels.items())
+    net = build_within_budget(lambda: GenforceStyleGAN2Net(cfg), widest, cfg.resolution, "genforce StyleGAN2")
     load_state_dict_checked(net, sd, f"{cfg.resolution}px StyleGAN2 (genforce layout)")
     return net
 

@@ -3,15 +3,13 @@
 """
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence, TypeVar
 
 import torch
 from torch import nn
 
 from .base import LoadError
-
-#: the largest output the loaders accept (the published generators stop at 1024 px)
-MAX_RESOLUTION = 4096
+from .bounded import InputLimitError, check_model_size, module_bytes
 
 
 class Params(nn.Module):
@@ -58,3 +56,19 @@ def load_state_dict_checked(net: nn.Module, sd: Mapping[str, Any], what: str) ->
         if not bool(torch.isfinite(t).all()):
             raise LoadError(f"{key!r} holds NaN or infinite values, so the {what} cannot produce images")
     net.load_state_dict({k: v.float() for k, v in sd.items()}, strict=True)
+
+
+M = TypeVar("M", bound=nn.Module)
+
+
+def build_within_budget(build: Callable[[], M], widest: int, resolution: int, what: str) -> M:
+    """``build()`` once the layout is known to fit the memory budget (`models.bounded.check_model_size`).
+
+    Weights are measured on the meta device (nothing allocated); activations for one image are
+    taken as 4 maps of the widest ``channels·r²`` feature map, float32.  `LoadError` otherwise.
+    """
+    try:
+        check_model_size(module_bytes(build), 4 * 4 * widest, what=f"this {what} checkpoint", resolution=resolution)
+    except InputLimitError as exc:
+        raise LoadError(str(exc)) from None
+    return build()

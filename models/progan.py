@@ -40,7 +40,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .base import Generator, LoadError
-from .layout import MAX_RESOLUTION, Params, load_state_dict_checked
+from .layout import Params, build_within_budget, load_state_dict_checked
 
 LAYOUTS = ("netdissect", "ptrblck", "genforce")
 SQRT2 = math.sqrt(2.0)
@@ -207,8 +207,6 @@ def config_from_state_dict(sd: Mapping[str, Any], layout: str) -> ProGANConfig:
     for k in range(n // 2):
         sizes.append(int(_tensor(sd, conv.format(index[2 * k]), 4).shape[0]))
     cfg = ProGANConfig(tuple(sizes), layout)
-    if cfg.resolution > MAX_RESOLUTION:
-        raise LoadError(f"the generator would make {cfg.resolution}px images; Latent Studio opens up to {MAX_RESOLUTION}px")
     if min(sizes) < 1:
         raise LoadError("the ProGAN state dict has a layer with no channels")
     return cfg
@@ -231,7 +229,8 @@ def net_from_state_dict(sd: Mapping[str, Any], layout: str | None = None) -> Pro
         sd = _rename_old(sd)
         layout = "netdissect"
     cfg = config_from_state_dict(sd, layout)
-    net = ProGANNet(cfg)
+    widest = max(c * (4 * 2**i) ** 2 for i, c in enumerate(cfg.sizes[1:]))
+    net = build_within_budget(lambda: ProGANNet(cfg), widest, cfg.resolution, "ProGAN")
     load_state_dict_checked(net, sd, f"{cfg.resolution}px ProGAN ({layout} layout)")
     if layout == "genforce" and float(net.lod) != 0.0:
         raise LoadError(

@@ -37,7 +37,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .base import Generator, LoadError
-from .layout import MAX_RESOLUTION, Container, Params, load_state_dict_checked
+from .layout import Container, Params, build_within_budget, load_state_dict_checked
 
 SQRT2 = math.sqrt(2.0)
 LAYOUTS = ("lernapparat", "genforce")
@@ -160,7 +160,9 @@ class StyleGAN1Net(nn.Module):
             # GANSpace's set_noise_seed(0): every noise layer gets torch.manual_seed(0); randn(1, 1, r, r)
             for j in range(cfg.num_layers):
                 r = cfg.layer_resolution(j)
-                noise = torch.randn(1, 1, r, r, generator=torch.Generator().manual_seed(0))
+                noise = torch.empty(1, 1, r, r)
+                if noise.device.type != "meta":  # (a meta-device build only measures the layout)
+                    noise = torch.randn(1, 1, r, r, generator=torch.Generator().manual_seed(0))
                 self.register_buffer(f"fixed_noise_{j}", noise, persistent=False)
             self._rgb = "g_synthesis.torgb"
         else:
@@ -355,8 +357,6 @@ def config_from_state_dict(sd: Mapping[str, Any], layout: str) -> StyleGAN1Confi
         chans = {4: _shape(sd, "synthesis.layer0.const", 4, what)[1]}
         for k, r in enumerate(res[1:], start=1):
             chans[r] = _shape(sd, f"synthesis.layer{2 * k + 1}.weight", 4, what)[0]
-    if res[-1] > MAX_RESOLUTION:
-        raise LoadError(f"the generator would make {res[-1]}px images; Latent Studio opens up to {MAX_RESOLUTION}px")
     return StyleGAN1Config(layout, res[-1], mapping, chans)
 
 
@@ -365,7 +365,8 @@ def net_from_state_dict(sd: Mapping[str, Any], layout: str | None = None) -> Sty
     if layout is None:
         raise LoadError("the state dict is not a StyleGAN (v1) generator (g_mapping/g_synthesis or genforce synthesis.layer0.const)")
     cfg = config_from_state_dict(sd, layout)
-    net = StyleGAN1Net(cfg)
+    widest = max(c * r * r for r, c in cfg.channels.items())
+    net = build_within_budget(lambda: StyleGAN1Net(cfg), widest, cfg.resolution, "StyleGAN")
     load_state_dict_checked(net, sd, f"{cfg.resolution}px StyleGAN ({layout} layout)")
     if layout == "genforce" and float(net.synthesis.lod) != 0.0:
         raise LoadError(f"the StyleGAN was saved mid-training at level of detail {float(net.synthesis.lod):g}; "

@@ -15,7 +15,7 @@ from editing.render import render_state
 from models.frames import to_uint8
 from editing.state import EditState
 from models.base import LoadError
-from models.progan import ProGANConfig, ProGANNet, config_from_state_dict
+from models.progan import ProGANConfig, ProGANNet, config_from_state_dict, net_from_state_dict
 
 NETDISSECT = DATA / "progan_ganspace" / "progan_ganspace_small_A.pth"
 PTRBLCK = DATA / "progan_ptrblck" / "progan_ptrblck_small_A.pth"
@@ -160,5 +160,11 @@ def test_a_file_declaring_an_oversized_generator_is_refused_before_building_it()
     for i in range(2, 25):
         sd[f"layer{i}.conv.weight"] = torch.empty(4, 4, 3, 3, device="meta")
     sd["output_8192x8192.conv.weight"] = torch.empty(3, 4, 1, 1, device="meta")
-    with pytest.raises(LoadError, match="8192px images"):
-        config_from_state_dict(sd, "netdissect")
+    assert config_from_state_dict(sd, "netdissect").resolution == 8192
+    with pytest.raises(LoadError, match="8192 px images"):
+        net_from_state_dict(sd, "netdissect")
+    # wide layers: the weights alone would exceed the memory budget
+    wide = {"layer1.conv.weight": torch.empty(1 << 16, 512, 4, 4, device="meta"),
+            "layer2.conv.weight": torch.empty(1 << 16, 1 << 16, 3, 3, device="meta")}
+    with pytest.raises(LoadError, match="would need"):
+        net_from_state_dict(wide, "netdissect")
