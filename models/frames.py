@@ -29,7 +29,9 @@ def to_uint8(images: torch.Tensor, convention: str = "round") -> np.ndarray:
       the rosinality/DCGAN/BigGAN families', which have no converter of their own to follow);
     - ``"nvidia"``: ``(x·127.5 + 128).clamp(0, 255)`` truncated (module doc);
     - ``"floor"``: ``floor(clip(0.5·(x + 1), 0, 1)·255)``, GANSpace's ``sample_np`` followed by
-      ``(img·255).astype(np.uint8)`` (also GANLatentDiscovery's ``to_image``);
+      ``(img·255).astype(np.uint8)``.  GANLatentDiscovery's ``to_image`` truncates the same way but
+      calls ``tensor.clamp(0, 1)`` without keeping the result, so its out-of-range pixels wrap
+      around in the ``uint8`` cast (a bug); its ProGAN files are converted with the clip instead;
     - ``"half_up"``: ``floor(clip((x + 1)·255/2 + 0.5, 0, 255))``, genforce/sefa's ``postprocess``.
 
     Clipping before or after the affine scaling gives the same bytes; only the rounding differs

@@ -269,9 +269,10 @@ class ProGANGenerator(Generator):
     default_truncation = 1.0
     #: GANSpace's activation-space PCA on the first block's output (4×4), as BigGAN's first linear layer
     default_pca_layer = "layer1"
-    #: how the original turns images into bytes (`models.frames.to_uint8`): GANSpace and
-    #: GANLatentDiscovery floor ``clip(0.5·(x+1), 0, 1)·255``; sefa's ``postprocess`` rounds
-    #: half up, ``floor(clip((x+1)·127.5 + 0.5, 0, 255))``.  Set per layout in ``__init__``.
+    #: how the original turns images into bytes (`models.frames.to_uint8`): GANSpace floors
+    #: ``clip(0.5·(x+1), 0, 1)·255``, and so does GANLatentDiscovery except that its clamp is
+    #: discarded (out-of-range pixels wrap around; we clip, deliberately); sefa's ``postprocess``
+    #: rounds half up, ``floor(clip((x+1)·127.5 + 0.5, 0, 255))``.  Set per layout in ``__init__``.
     uint8_convention = "floor"
 
     def __init__(self, net: ProGANNet, device: torch.device | str = "cpu", name: str = "progan", fingerprint: str = ""):
