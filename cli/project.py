@@ -28,6 +28,8 @@ def register(sub) -> dict:
     p.add_argument("--init", choices=["auto", "mean", "best"], default="auto",
                    help="start at the mean latent or the best of --candidates samples (auto: mean for W, best for z)")
     p.add_argument("--candidates", type=positive_int, default=64, help="random samples tried for --init best (default 64)")
+    p.add_argument("--restarts", type=positive_int, default=4,
+                   help="for --init best: the best candidates optimised side by side, the best kept (default 4)")
     p.add_argument("--seed", type=nonneg_int, default=0, help="seed of the candidates and the latent noise (default 0)")
     p.add_argument("--class", dest="class_index", type=nonneg_int, help="conditional models: fix the class (default: optimised)")
     p.add_argument("--truncation", type=finite_float, help="BigGAN: batch-norm truncation (default: the model's)")
@@ -64,7 +66,7 @@ def run(args) -> int:
     if args.class_index is not None and (G.classes is None or args.class_index >= len(G.classes)):
         raise CliError(f"--class {args.class_index}: {G.name} " + ("is not class-conditional" if G.classes is None
                                                                   else f"has {len(G.classes)} classes"))
-    config = ProjectionConfig(space=args.space, steps=args.steps, lr=args.lr, init=args.init, candidates=args.candidates,
+    config = ProjectionConfig(space=args.space, steps=args.steps, lr=args.lr, init=args.init, candidates=args.candidates, restarts=args.restarts,
                               seed=args.seed, class_index=-1 if args.class_index is None else args.class_index,
                               truncation=args.truncation or 0.0)
     progress = TerminalProgress(enabled=not args.quiet)

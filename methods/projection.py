@@ -20,7 +20,10 @@ Start: ``init="mean"`` (w_avg, as the projector; zero z) or ``"best"``: the best
 Optimiser, as the projector: Adam (β = 0.9, 0.999), learning rate ``lr`` with a 5 %
 linear ramp-up and a cosine ramp-down over the last 25 % of the steps, and Gaussian
 noise added to the latent, of std ``0.05·σ_w·max(0, 1 − t/0.75)²`` where σ_w is the RMS
-distance of 10 000 samples' latents to their mean (t = step / steps).
+distance of 10 000 samples' latents to their mean (t = step / steps).  In z spaces the
+noise is off by default: on ``dcgan-faces`` it cost 1–8 dB at 150 steps (4 images); there
+the starts matter more, so the ``restarts`` best of ``candidates`` random samples are
+optimised side by side (a batch) and the best kept (METHODS.md §10: "avoid bad local minima").
 
 Loss, and where we deliberately differ from the projector:
 
@@ -59,7 +62,8 @@ from .jobs import CancelFn, MethodError, ProgressFn, check_cancel, never_cancel,
 
 SPACES = ("auto", "w", "w+", "z")
 INITS = ("auto", "mean", "best")
-MAX_TARGET_PIXELS = 64_000_000  # a decoded image larger than this is refused before resizing
+MAX_TARGET_PIXELS = 64_000_000
+CONTINUE_LR = 0.25  # "keep optimising" runs the ramp again at this share of the learning rate  # a decoded image larger than this is refused before resizing
 
 #: preview(step, frame uint8 [H, W, 3], psnr in dB): called every ``preview_every`` steps
 PreviewFn = Callable[[int, np.ndarray, float], None]
@@ -72,12 +76,13 @@ class ProjectionConfig:
     lr: float = 0.1  # initial learning rate (the projector's)
     init: str = "auto"  # auto: mean for W spaces, best of `candidates` for z spaces
     candidates: int = 64  # for init "best": forward passes only, cheap beside the steps, and the start matters most
+    restarts: int = 4  # for init "best": the best candidates optimised side by side, the best result kept
     seed: int = 0  # of the random candidates and the latent noise
     w_fraction: float = 0.5  # w+: share of the steps spent in W first
     class_fraction: float = 0.5  # BigGAN: share of the steps with the class optimised
     prior_weight: float = 1e-3  # z spaces: λ of λ‖z‖²/d
     structure_weight: float = 0.5  # the image-gradient (perceptual) term
-    noise_factor: float = 0.05  # latent noise, relative to σ_w (the projector's initial_noise_factor)
+    noise_factor: float = -1.0  # latent noise relative to σ_w; -1: the projector's 0.05 in W, none in z
     noise_ramp: float = 0.75
     lr_rampup: float = 0.05
     lr_rampdown: float = 0.25
@@ -225,7 +230,7 @@ def lr_schedule(t: float, config: ProjectionConfig) -> float:
 
 def noise_scale(t: float, sigma: float, config: ProjectionConfig) -> float:
     """Std of the Gaussian noise added to the latent at progress ``t``: ``σ·f·max(0, 1 − t/ramp)²``."""
-    return sigma * config.noise_factor * max(0.0, 1.0 - t / config.noise_ramp) ** 2
+    return sigma * max(config.noise_factor, 0.0) * max(0.0, 1.0 - t / config.noise_ramp) ** 2
 
 
 # ---------------------------------------------------------------------- the job
@@ -252,10 +257,14 @@ def _check(config: ProjectionConfig) -> None:
         raise MethodError("the learning rate must be positive")
     if not 1 <= config.candidates <= 4096:
         raise MethodError("candidates must be between 1 and 4096")
+    if not 1 <= config.restarts <= 64:
+        raise MethodError("restarts must be between 1 and 64")
     for name in ("w_fraction", "class_fraction"):
         if not 0.0 <= getattr(config, name) <= 1.0:
             raise MethodError(f"{name} must lie in [0, 1]")
-    for name in ("prior_weight", "structure_weight", "noise_factor"):
+    if not (config.noise_factor == -1.0 or config.noise_factor >= 0):
+        raise MethodError("noise_factor must be ≥ 0 (or -1 for the default)")
+    for name in ("prior_weight", "structure_weight"):
         v = getattr(config, name)
         if not (v >= 0 and math.isfinite(v)):
             raise MethodError(f"{name} must be a finite number ≥ 0")
@@ -311,11 +320,12 @@ class _Problem:
         return float((w - w.mean(0)).pow(2).sum(1).mean().sqrt())
 
 
-def _candidates(prob: _Problem, space: str, seed: int, count: int, classes_for) -> tuple[torch.Tensor, int]:
-    """The best of ``count`` random samples (and, for BigGAN, random classes): (param [1, ·], class)."""
+def _candidates(prob: _Problem, space: str, seed: int, count: int, keep: int, classes_for) -> tuple[torch.Tensor, list[int]]:
+    """The ``keep`` best of ``count`` random samples (and, for BigGAN, random classes) by the loss:
+    (params ``[keep, ·]``, their classes)."""
     G = prob.G
     rng = np.random.default_rng(seed)
-    best, best_loss, best_class = None, math.inf, prob.start_class
+    params, losses, classes = [], [], []
     with torch.no_grad():
         for s in range(0, count, 8):
             n = min(8, count - s)
@@ -326,10 +336,11 @@ def _candidates(prob: _Problem, space: str, seed: int, count: int, classes_for) 
             else:
                 cls = [prob.start_class] * n
             loss, _ = prob.loss(param, space, classes_for(cls))
-            i = int(torch.argmin(loss))
-            if float(loss[i]) < best_loss:
-                best, best_loss, best_class = param[i : i + 1].clone(), float(loss[i]), cls[i]
-    return best, best_class
+            params.append(param)
+            losses.append(loss)
+            classes.extend(cls)
+    order = torch.argsort(torch.cat(losses))[: max(1, min(keep, count))].tolist()
+    return torch.cat(params)[order].clone(), [classes[i] for i in order]
 
 
 def project(
@@ -343,9 +354,12 @@ def project(
 ) -> ProjectionResult:
     """Project ``image`` (RGB ``uint8 [H, W, 3]``, any size) into ``G``'s editing space.
 
-    ``start``: keep optimising an earlier result (its latents and class; W+ for StyleGAN
-    families, whatever ``config.space`` says, since its rows may already differ), with the
-    learning-rate ramp run again and no latent noise.
+    With ``init="best"``, the ``restarts`` best candidates are optimised side by side (one
+    batch, each with its own Adam moments; the loss is a sum of per-start losses) and the
+    best at the end is kept.  ``start``: keep optimising an earlier result (its latents and
+    class; W+ for StyleGAN families, whatever ``config.space`` says, since its rows may
+    already differ), with the learning-rate ramp run again at `CONTINUE_LR` of the rate and no
+    latent noise; the result is never worse (by the loss) than ``start``.
     Raises `Cancelled` when ``cancel()`` turns true (checked every step).
     """
     _check(config)
@@ -364,8 +378,8 @@ def project(
         return torch.tensor(idx, dtype=torch.long, device=G.device)
 
     progress(0.0, "choosing a starting point")
-    cls_index = prob.start_class
-    cls_mix: tuple[int, float] | None = None
+    cls_index = [prob.start_class]  # per start
+    cls_mix: list[tuple[int, float] | None] = [None]
     stage_space = "w" if space == "w+" else space  # W first, then W+
     if start is not None:
         param = start.latents.detach().to(G.device, torch.float32).clone()
@@ -375,20 +389,23 @@ def project(
         else:
             stage_space = "w+"
         if start.class_index is not None:
-            cls_index, cls_mix = start.class_index, start.class_mix
+            cls_index, cls_mix = [start.class_index], [start.class_mix]
     elif init == "best":
-        param, cls_index = _candidates(prob, "z" if space == "z" else "w", config.seed, config.candidates, classes_for)
+        param, cls_index = _candidates(prob, "z" if space == "z" else "w", config.seed, config.candidates,
+                                       config.restarts, classes_for)
+        cls_mix = [None] * len(cls_index)
     elif space == "z":
         param = torch.zeros(1, G.z_dim, device=G.device)
     else:
         param = G.latent_avg.detach().float().reshape(1, -1).to(G.device).clone()
     check_cancel(cancel)
+    k = param.shape[0]
 
     optimise_class = prob.conditional and prob.fixed_class is None and start is None and config.class_fraction > 0
     logits = None
     if optimise_class:
-        logits = torch.full((1, prob.n_classes), -4.0, device=G.device)
-        logits[0, cls_index] = 4.0
+        logits = torch.full((k, prob.n_classes), -4.0, device=G.device)
+        logits[torch.arange(k), torch.tensor(cls_index)] = 4.0
         logits.requires_grad_(True)
 
     def class_input():
@@ -396,17 +413,29 @@ def project(
             return None
         if logits is not None:
             return torch.softmax(logits, 1)
-        vec = torch.zeros(1, prob.n_classes, device=G.device)
-        if cls_mix is None:
-            vec[0, cls_index] = 1.0
-        else:
-            vec[0, cls_index] += 1.0 - cls_mix[1]
-            vec[0, cls_mix[0]] += cls_mix[1]
+        vec = torch.zeros(k, prob.n_classes, device=G.device)
+        for i in range(k):
+            if cls_mix[i] is None:
+                vec[i, cls_index[i]] = 1.0
+            else:
+                vec[i, cls_index[i]] += 1.0 - cls_mix[i][1]
+                vec[i, cls_mix[i][0]] += cls_mix[i][1]
         return vec
 
+    def snap() -> None:
+        nonlocal cls_index, cls_mix
+        snapped = [_snap_classes(row) for row in logits.detach()]
+        cls_index, cls_mix = [c for c, _ in snapped], [m for _, m in snapped]
+
     # continuing from a result: no latent noise (it is for exploring around a fresh start)
-    sigma = prob.sigma("z" if space == "z" else "w") if config.noise_factor and start is None else 0.0
+    factor = config.noise_factor if config.noise_factor >= 0 else (0.0 if space == "z" else 0.05)
+    config = replace(config, noise_factor=factor)
+    sigma = prob.sigma("z" if space == "z" else "w") if factor and start is None else 0.0
     gen = torch.Generator(device="cpu").manual_seed(config.seed + 1)
+    if start is not None:
+        # continuing: a smaller step (the result already sits in a basin), and never worse than it
+        config = replace(config, lr=config.lr * CONTINUE_LR)
+    initial = param.detach().clone()
     param = param.detach().requires_grad_(True)
     opt = torch.optim.Adam([param] + ([logits] if logits is not None else []), betas=(0.9, 0.999), lr=config.lr)
     w_steps = int(round(config.w_fraction * config.steps)) if (space == "w+" and start is None) else 0
@@ -422,7 +451,7 @@ def project(
             opt = _carry_adam(opt, [param] + ([logits] if logits is not None else []), config.lr)
             stage_space = "w+"
         if logits is not None and step >= class_steps:
-            cls_index, cls_mix = _snap_classes(logits.detach()[0])
+            snap()
             opt = _carry_adam(opt, [param], config.lr)
             logits = None
         lr = lr_schedule(t, config)
@@ -432,29 +461,35 @@ def project(
         noisy = param + sd * torch.randn(param.shape, generator=gen).to(param.device) if sd > 0 else param
         loss, images = prob.loss(noisy, stage_space, class_input())
         opt.zero_grad(set_to_none=True)
-        loss.sum().backward()
+        loss.sum().backward()  # the starts are independent: each gets its own loss's gradient
         opt.step()
+        best = int(torch.argmin(loss.detach()))
         every = max(1, config.preview_every)
         if preview is not None and (step % every == every - 1 or step == n - 1):
-            frame = _to_u8(images.detach())[0]
+            frame = _to_u8(images.detach()[best : best + 1])[0]
             value = psnr(frame, target_u8)
             history.append((step + 1, value))
             preview(step + 1, frame, value)
-        progress((step + 1) / max(n, 1), f"step {step + 1}/{n}, loss {float(loss.detach()[0]):.4f}")
+        progress((step + 1) / max(n, 1), f"step {step + 1}/{n}, loss {float(loss.detach()[best]):.4f}")
     if logits is not None:
-        cls_index, cls_mix = _snap_classes(logits.detach()[0])
+        snap()
     with torch.no_grad():
-        lat = prob.latents(param.detach(), stage_space).float().contiguous().clone()
+        lats = prob.latents(param.detach(), stage_space).float()
         vec = class_input()
-        # the frame as the renderer makes it (batch 1, reproducible kernels): what render --preset shows
-        frame = _to_u8(prob.synth(lat, vec))[0]
+        losses, _ = prob.loss(param.detach(), stage_space, vec)  # without the latent noise
+        best = int(torch.argmin(losses))
+        lat = lats[best : best + 1].contiguous().clone()
+        if start is not None and float(prob.loss(initial, stage_space, vec)[0][0]) < float(losses[best]):
+            lat = prob.latents(initial, stage_space).float().contiguous().clone()
+        # the frame alone (batch 1), as the renderer makes it
+        frame = _to_u8(prob.synth(lat, vec[best : best + 1] if vec is not None else None))[0]
     value = psnr(frame, target_u8)
     history.append((n, value))
     progress(1.0, f"done: PSNR {value:.2f} dB")
     return ProjectionResult(
         latents=lat, target=target_u8, reconstruction=frame, psnr=value, steps=n + (start.steps if start else 0),
         seconds=time.perf_counter() - t0 + (start.seconds if start else 0.0), space=space,
-        class_index=cls_index if prob.conditional else None, class_mix=cls_mix if prob.conditional else None,
+        class_index=cls_index[best] if prob.conditional else None, class_mix=cls_mix[best] if prob.conditional else None,
         truncation=prob.truncation if prob.truncation is not None else 1.0, history=history,
         config=asdict(replace(config, space=space)),
     )

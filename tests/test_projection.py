@@ -98,6 +98,7 @@ def test_projector_learning_rate_ramp_and_latent_noise():
     c = ProjectionConfig(lr=0.1)
     assert lr_schedule(0.0, c) == 0.0 and math.isclose(lr_schedule(0.05, c), 0.1)
     assert math.isclose(lr_schedule(0.875, c), 0.05, rel_tol=1e-9) and lr_schedule(0.5, c) == 0.1
+    c = ProjectionConfig(noise_factor=0.05)
     assert math.isclose(noise_scale(0.0, 2.0, c), 0.1) and noise_scale(0.75, 2.0, c) == 0.0
 
 
