@@ -255,7 +255,21 @@ def cmd_export(args) -> int:
     return 0
 
 
-COMMANDS = {"models": cmd_models, "methods": cmd_methods, "discover": cmd_discover, "render": cmd_render, "export": cmd_export}
+def cmd_import_controls(args) -> int:
+    """``import-controls FILE --model M --out C.npz``: released directions -> a controls file."""
+    from methods.released import import_controls
+
+    out = out_file(args.out, (".npz",))
+    G = models.load_generator(args.model, resolve_device(args.device))
+    cs = import_controls(args.file, G, step=args.step)
+    cs.save(out)
+    print(json.dumps({"out": str(out), "controls": len(cs), "method": cs.method, "format": cs.config.get("imported"),
+                      "space": cs.stats.get("space")}))
+    return 0
+
+
+COMMANDS = {"models": cmd_models, "methods": cmd_methods, "discover": cmd_discover, "import-controls": cmd_import_controls,
+            "render": cmd_render, "export": cmd_export}
 
 
 def _rank_prefix() -> str:

@@ -246,6 +246,14 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict]:
         p.add_argument(f"--{name.replace('_', '-')}", dest=name, type=conv, default=None,
                        help=option_help(uses).replace("%", "%%"))
 
+    p = sub.add_parser("import-controls", help="import directions released by an original method's code as controls")
+    p.add_argument("file", metavar="FILE", help="GANSpace .npz/.pkl, LatentCLR best_model.pt, Voynov deformator_*.pt, "
+                   "WarpedGANSpace support_sets.pt, InterFaceGAN .npy, or the run folder holding one")
+    p.add_argument("--model", required=True, help="registry name or checkpoint path of the generator they are for")
+    p.add_argument("--out", required=True, help="controls file to write (.npz)")
+    p.add_argument("--step", type=finite_float, help="Euler step of field controls (LatentCLR 0.25, WarpedGANSpace 0.2)")
+    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
+
     p = sub.add_parser("render", help="render one frame (or a grid of seeds) to PNG")
     _add_state_options(p)
     p.add_argument("--grid", type=grid_size, metavar="N", help=f"render N seeds from --seed on, tiled (at most {MAX_GRID})")

@@ -81,8 +81,11 @@ def shift_range_of(cs: ControlSet) -> tuple[float, float]:
 def integrate_batch(field: VectorField, x: torch.Tensor, length: torch.Tensor, step: float) -> torch.Tensor:
     """`VectorField.integrate` for many points at once: each row ``x[i]`` ``[n, D]`` walks ``length[i]``.
 
-    Whole Euler steps of ``step`` along ``sign(length)·v``, then one partial step for the rest.
+    Whole Euler steps of ``step`` along ``sign(length)·v``, then one partial step for the rest
+    (``shift`` fields: their closed-form shift instead).
     """
+    if field.type == "shift":
+        return x + torch.where(length[:, None] != 0, field.shift(length.to(x.dtype)), torch.zeros_like(x))
     sign = torch.sign(length)[:, None]
     mag = length.abs()
     n_full = torch.floor(mag / step)

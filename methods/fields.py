@@ -12,6 +12,10 @@ Euler steps of length ε: ``x_{i+1} = x_i + sign(t)·ε·v(x_i)``.  The field ty
   exponent is subtracted before exponentiating and the sum normalised after, so it is
   exact wherever the gradient is merely small, and finite even where the original's
   float32 gradient underflows to 0/0 = NaN.
+* ``shift`` — not a field of the latent: Voynov–Babenko's ``linear``, ``proj`` and ``fc``
+  deformators, whose shift ``A(s·e_k)`` is a non-linear function of the magnitude s alone.
+  `integrate` moves by it in closed form, ``x + A(L·e_k)`` (zero-padded or cut to D),
+  so an imported deformator gives the original's latents exactly (`methods.released`).
 """
 from __future__ import annotations
 
@@ -22,7 +26,8 @@ from typing import Any
 import numpy as np
 import torch
 
-FIELD_TYPES = ("linear", "mlp", "rbf")
+FIELD_TYPES = ("linear", "mlp", "rbf", "shift")
+SHIFT_NETS = ("linear", "proj", "fc")
 #: most Euler steps one slider value may cost (a full slider at the default steps takes ~50)
 MAX_EULER_STEPS = 1000
 _NORM_EPS = 1e-8
@@ -80,6 +85,9 @@ class VectorField:
     params ``{"depth": n}``; the last layer's output size is D.
     ``rbf``: ``support`` [M, D], ``weights`` [M]; params ``{"gamma": γ}``; dipoles are
     consecutive rows (v⁺, v⁻) when M is even.
+    ``shift``: params ``{"net": linear|proj|fc, "index": k, "input_dim": n, "dim": D}``;
+    linear/proj: ``W`` [out, n], ``b`` [out]; fc: ``fc{1..4}_W``, ``fc{1..4}_b`` and
+    ``bn{1..3}_{mean,var,weight,bias}`` (eval form), with out = n.
     """
 
     type: str
@@ -124,6 +132,8 @@ class VectorField:
                 if width != d_in:
                     raise FieldError("an mlp field must map the latent space to itself")
                 return d_in
+            if self.type == "shift":
+                return self._shift_dim()
             support, weights = a["support"], a["weights"]
             if support.ndim != 2 or weights.shape != (support.shape[0],):
                 raise FieldError("an rbf field needs support [M, D] and weights [M]")
@@ -134,6 +144,63 @@ class VectorField:
         except KeyError as exc:
             raise FieldError(f"a {self.type} field lacks array {exc.args[0]!r}") from None
 
+    def _shift_dim(self) -> int:
+        a, p = self.arrays, self.params
+        net = p.get("net")
+        if net not in SHIFT_NETS:
+            raise FieldError(f"a shift field's net must be one of {', '.join(SHIFT_NETS)}")
+        try:
+            n, k, dim = int(p["input_dim"]), int(p["index"]), int(p["dim"])
+        except (KeyError, TypeError, ValueError):
+            raise FieldError("a shift field needs integer params input_dim, index and dim") from None
+        if not (0 <= k < n and dim >= 1):
+            raise FieldError("a shift field's index must be below its input_dim, and dim at least 1")
+        if net in ("linear", "proj"):
+            W, b = a["W"], a["b"]
+            if W.ndim != 2 or W.shape[1] != n or b.shape != (W.shape[0],):
+                raise FieldError("a shift field needs W [out, input_dim] and b [out]")
+            return dim
+        width = n
+        for i in range(1, 5):
+            W, b = a[f"fc{i}_W"], a[f"fc{i}_b"]
+            if W.ndim != 2 or b.shape != (W.shape[0],) or W.shape[1] != width:
+                raise FieldError(f"shift field array fc{i}_W does not chain with the layer before")
+            width = int(W.shape[0])
+            if i < 4:
+                for part in ("mean", "var", "weight", "bias"):
+                    if a[f"bn{i}_{part}"].shape != (width,):
+                        raise FieldError(f"shift field array bn{i}_{part} must have {width} entries")
+        if width != n or a["fc2_W"].shape != a["fc3_W"].shape or a["fc2_W"].shape[0] != a["fc1_W"].shape[0]:
+            raise FieldError("an fc shift field must map its input size to itself through equal widths")
+        return dim
+
+    def shift(self, lengths: torch.Tensor) -> torch.Tensor:
+        """``shift`` fields: the deformator's shift ``A(s·e_k)`` ``[m, D]`` for magnitudes ``lengths`` ``[m]``."""
+        p = self.params
+        like = lengths.reshape(-1, 1)
+        n, k, dim = int(p["input_dim"]), int(p["index"]), int(p["dim"])
+        x = torch.zeros(like.shape[0], n, dtype=like.dtype, device=like.device)
+        x[:, k] = like[:, 0]  # one_hot(input_dim, s, k)
+        if p["net"] in ("linear", "proj"):
+            out = x @ self._t("W", like).T + self._t("b", like)
+            if p["net"] == "proj":  # the shift's length is |s|, its direction that of s·W_k + b
+                out = out * (x.norm(dim=1, keepdim=True) / out.norm(dim=1, keepdim=True).clamp_min(1e-30))
+        else:
+            def lin(i: int, h: torch.Tensor) -> torch.Tensor:
+                return h @ self._t(f"fc{i}_W", like).T + self._t(f"fc{i}_b", like)
+
+            def bn(i: int, h: torch.Tensor) -> torch.Tensor:
+                h = (h - self._t(f"bn{i}_mean", like)) / torch.sqrt(self._t(f"bn{i}_var", like) + 1e-5)
+                return torch.nn.functional.elu(h * self._t(f"bn{i}_weight", like) + self._t(f"bn{i}_bias", like))
+
+            x1 = lin(1, x)
+            x2 = lin(2, bn(1, x1))
+            x3 = lin(3, bn(2, x2 + x1))
+            out = lin(4, bn(3, x3 + x2 + x1)) + x
+        if out.shape[1] < dim:
+            out = torch.cat([out, out.new_zeros(out.shape[0], dim - out.shape[1])], dim=1)
+        return out[:, :dim]
+
     def _t(self, name: str, like: torch.Tensor) -> torch.Tensor:
         cache = self.__dict__.setdefault("_tensor_cache", {})
         key = (name, str(like.device), like.dtype)
@@ -143,6 +210,8 @@ class VectorField:
 
     def raw(self, x: torch.Tensor) -> torch.Tensor:
         """``f(x)`` (unnormalised) for latents ``x`` ``[n, D]``."""
+        if self.type == "shift":
+            raise FieldError("a shift field has no value at a point; see `shift`")
         if self.type == "linear":
             out = x @ self._t("W", x).T
             return out + self._t("b", x) if "b" in self.arrays else out
@@ -164,6 +233,8 @@ class VectorField:
 
     def direction(self, x: torch.Tensor) -> torch.Tensor:
         """The unit field ``v(x) = f(x)/‖f(x)‖`` ``[n, D]`` (rbf: computed stably, in float64, by `rbf_direction`)."""
+        if self.type == "shift":
+            raise FieldError("a shift field moves by its deformator's shift, not along a direction at each point")
         if self.type == "rbf":
             x64 = x.double()
             v = rbf_direction(x64[None], self._t("support", x64)[None], self._t("weights", x64)[None],
@@ -185,6 +256,8 @@ class VectorField:
             return x
         if not (math.isfinite(length) and math.isfinite(step) and step > 0):
             raise FieldError(f"a field path needs a finite length and a positive step, not {length!r} and {step!r}")
+        if self.type == "shift":  # closed form: x + A(L·e_k), the same for every row
+            return x + self.shift(torch.tensor([float(length)], dtype=x.dtype, device=x.device))
         sign = 1.0 if length > 0 else -1.0
         if abs(length) / step > MAX_EULER_STEPS:
             step = abs(length) / MAX_EULER_STEPS
