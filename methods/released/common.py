@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import pickle
-import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from models.base import LoadError
-from models.loading import read_config
+from models.bounded import InputLimitError, read_json_file, safe_torch_load
 
 #: direction files, side files and checkpoints larger than these are refused before reading
 MAX_FILE_BYTES = 512 * 1024 * 1024
@@ -56,12 +54,17 @@ def read_text(path: Path) -> str:
 
 
 def read_json_object(path: Path) -> dict:
-    """A JSON object of settings (``args.json``), size-checked; `models.loading.read_config` parses it."""
+    """A JSON object of settings (``args.json``), read by `models.bounded.read_json_file`."""
     check_size(path, MAX_TEXT_BYTES)
     try:
-        return read_config(path)
-    except LoadError as exc:
-        raise ReleasedFileError(str(exc)) from None
+        obj = read_json_file(path, max_bytes=MAX_TEXT_BYTES)
+    except (InputLimitError, OSError, UnicodeDecodeError) as exc:
+        raise ReleasedFileError(f"{path.name} could not be read ({exc})") from None
+    except ValueError as exc:
+        raise ReleasedFileError(f"{path.name} is not valid JSON ({str(exc)[:120]})") from None
+    if not isinstance(obj, dict):
+        raise ReleasedFileError(f"{path.name} holds a JSON {type(obj).__name__}, expected an object of settings")
+    return obj
 
 
 def args_json_of(model_file: Path, what: str) -> Path:
@@ -73,12 +76,12 @@ def args_json_of(model_file: Path, what: str) -> Path:
 
 
 def load_checkpoint(path: Path) -> Any:
-    """``torch.load`` on the CPU with ``weights_only=True`` (tensors, dicts, lists, numbers only)."""
+    """`models.bounded.safe_torch_load`: CPU, ``weights_only=True``, sizes checked before and after."""
     check_size(path)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return torch.load(path, map_location="cpu", weights_only=True)
+        return safe_torch_load(path, what=path.name, finite=False)  # `tensor` checks finiteness per array
+    except InputLimitError as exc:
+        raise ReleasedFileError(str(exc)) from None
     except pickle.UnpicklingError as exc:
         if "unsupported global" in str(exc).lower():
             raise ReleasedFileError(f"{path.name} holds pickled objects other than tensors, so it is not loaded") from None

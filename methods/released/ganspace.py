@@ -24,26 +24,22 @@ from pathlib import Path
 
 import numpy as np
 
+from models.bounded import InputLimitError, read_npz
+
 from ..controls import ControlSet, LinearControl, ModelRef
 from .common import ReleasedFileError, check_dim, check_size, check_space, contiguous_rows, provenance
 from .pickles import load_numpy_pickle
 
 NPZ_KEYS = ("lat_comp", "lat_stdev")
-#: decompressed size allowed for one npz member (the arrays of a cache are small)
-MAX_MEMBER_BYTES = 1 << 30
 
 
 def _npz_arrays(path: Path) -> dict[str, np.ndarray]:
+    """`models.bounded.read_npz`: ``allow_pickle=False``, each entry's declared size checked first."""
     check_size(path)
     try:
-        with zipfile.ZipFile(path) as zf:
-            for info in zf.infolist():
-                if info.file_size > MAX_MEMBER_BYTES:
-                    raise ReleasedFileError(f"{path.name} member {info.filename} unpacks to {info.file_size} bytes, more than allowed")
-        with np.load(path, allow_pickle=False) as data:
-            return {k: np.asarray(data[k]) for k in data.files}
-    except ReleasedFileError:
-        raise
+        return read_npz(path)
+    except InputLimitError as exc:
+        raise ReleasedFileError(str(exc)) from None
     except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
         raise ReleasedFileError(f"{path.name} is not a readable numpy .npz file without objects ({type(exc).__name__})") from None
 

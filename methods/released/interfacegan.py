@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from models.bounded import InputLimitError, read_npy
+
 from ..controls import ControlSet, LinearControl, ModelRef
 from .common import ReleasedFileError, check_dim, check_size, check_space, editing_space, provenance
 
@@ -25,7 +27,9 @@ from .common import ReleasedFileError, check_dim, check_size, check_space, editi
 def read_boundary(path: Path) -> np.ndarray:
     check_size(path, 64 * 1024 * 1024)
     try:
-        a = np.load(path, allow_pickle=False)
+        a = read_npy(path)
+    except InputLimitError as exc:
+        raise ReleasedFileError(str(exc)) from None
     except (ValueError, OSError, EOFError) as exc:
         raise ReleasedFileError(f"{path.name} is not a numpy .npy array without objects ({type(exc).__name__})") from None
     if not isinstance(a, np.ndarray) or a.dtype.kind != "f" or a.ndim not in (1, 2) or (a.ndim == 2 and a.shape[0] != 1) or a.size == 0:
