@@ -1,5 +1,5 @@
 """What picks the image before any edit: seed, truncation, class (and class mix), noise,
-style mixing, grid of seeds, filtering.
+style mixing, grid of seeds, filtering, and StyleGAN3's translate/rotate view.
 
 Like the control panel, it only reports what the person did; the window builds the
 new `EditState` and calls `sync`.
@@ -42,6 +42,8 @@ NOISE_TIPS = {
 MIX_STEPS = 100
 
 SEED_MAX = 2**31 - 1
+#: StyleGAN3 view: translation range of the spin boxes (input units) and rotation slider (degrees)
+TRANSLATE_MAX, ROTATE_MAX, ROTATE_STEP = 4.0, 180.0, 0.5
 #: truncation ψ range of the slider (NVIDIA's viewer offers −1 … 2) and its step
 PSI_MIN, PSI_MAX, PSI_STEP = -1.0, 2.0, 0.01
 
@@ -72,6 +74,8 @@ class ImagePanel(QWidget):
     mixEdited = pyqtSignal(object)
     gridChanged = pyqtSignal(bool, int)
     smoothChanged = pyqtSignal(bool)
+    transformEdited = pyqtSignal(object, float, bool)  # (tx, ty), rotate in degrees, part of a drag
+    transformDragFinished = pyqtSignal()
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -224,6 +228,46 @@ class ImagePanel(QWidget):
         grid.addWidget(_caption("View"), 6, 0)
         grid.addLayout(view_row, 6, 1)
 
+        # StyleGAN3's view transform (NVIDIA's viewer: translate and rotate the input)
+        self.transform_caption = _caption("Translate / rotate")
+        self.tx_spin, self.ty_spin = _DoubleSpin(), _DoubleSpin()
+        for spin, axis in ((self.tx_spin, "x"), (self.ty_spin, "y")):
+            spin.setRange(-TRANSLATE_MAX, TRANSLATE_MAX)
+            spin.setDecimals(3)
+            spin.setSingleStep(0.025)
+            spin.setKeyboardTracking(False)
+            spin.setFixedWidth(70)
+            spin.setToolTip(f"Move the view along {axis} (StyleGAN3; the input's units, as in NVIDIA's viewer)")
+        self.rotate_slider = OriginSlider(origin=0)
+        self.rotate_slider.setRange(int(-ROTATE_MAX / ROTATE_STEP), int(ROTATE_MAX / ROTATE_STEP))
+        self.rotate_slider.setToolTip("Rotate the view (StyleGAN3), in degrees")
+        self.rotate_spin = _DoubleSpin()
+        self.rotate_spin.setRange(-ROTATE_MAX, ROTATE_MAX)
+        self.rotate_spin.setDecimals(1)
+        self.rotate_spin.setSuffix("°")
+        self.rotate_spin.setKeyboardTracking(False)
+        self.rotate_spin.setFixedWidth(70)
+        self.transform_reset = _tool("⟲", "Back to the untransformed view")
+        tr_row = QHBoxLayout()
+        tr_row.setSpacing(4)
+        tr_row.setContentsMargins(0, 0, 0, 0)
+        tr_row.addWidget(self.tx_spin)
+        tr_row.addWidget(self.ty_spin)
+        tr_row.addWidget(self.rotate_slider, 1)
+        tr_row.addWidget(self.rotate_spin)
+        tr_row.addWidget(self.transform_reset)
+        self.transform_row = QWidget()
+        self.transform_row.setLayout(tr_row)
+        grid.addWidget(self.transform_caption, 7, 0)
+        grid.addWidget(self.transform_row, 7, 1)
+        self.tx_spin.valueChanged.connect(lambda _v: self._emit_transform(False))
+        self.ty_spin.valueChanged.connect(lambda _v: self._emit_transform(False))
+        self.rotate_slider.valueChanged.connect(self._rotate_slider)
+        self.rotate_slider.sliderReleased.connect(self.transformDragFinished)
+        self.rotate_spin.valueChanged.connect(self._rotate_spin)
+        self.transform_reset.clicked.connect(self._reset_transform)
+        self.set_view_transform(False)
+
         self.seed.valueChanged.connect(self.seedEdited)
         # Enter on the unchanged number also picks that seed while a sampled image is shown
         self.seed.editingFinished.connect(lambda: self._explicit and self.seedEdited.emit(self.seed.value()))
@@ -275,6 +319,38 @@ class ImagePanel(QWidget):
             self.classMixEdited.emit(None, False)
         else:
             self.classMixEdited.emit((max(0, self.class_mix_box.currentIndex()), w), dragging)
+
+    def _rotate_slider(self, ticks: int) -> None:
+        _quiet(self.rotate_spin, "setValue", round(ticks * ROTATE_STEP, 6))
+        self._emit_transform(self.rotate_slider.isSliderDown())
+
+    def _rotate_spin(self, degrees: float) -> None:
+        _quiet(self.rotate_slider, "setValue", int(round(degrees / ROTATE_STEP)))
+        self._emit_transform(False)
+
+    def _reset_transform(self) -> None:
+        for spin in (self.tx_spin, self.ty_spin, self.rotate_spin):
+            _quiet(spin, "setValue", 0.0)
+        _quiet(self.rotate_slider, "setValue", 0)
+        self._emit_transform(False)
+
+    def _emit_transform(self, dragging: bool) -> None:
+        translate = (float(self.tx_spin.value()), float(self.ty_spin.value()))
+        self.transformEdited.emit(translate, float(self.rotate_spin.value()), dragging)
+
+    def set_view_transform(self, available: bool) -> None:
+        """Show the translate/rotate row only for models with a view transform (StyleGAN3)."""
+        self.transform_caption.setVisible(available)
+        self.transform_row.setVisible(available)
+
+    def _sync_transform(self, state: EditState) -> None:
+        for spin, value in ((self.tx_spin, state.translate[0]), (self.ty_spin, state.translate[1]),
+                            (self.rotate_spin, state.rotate)):
+            if abs(spin.value() - value) > 1e-9:
+                _quiet(spin, "setValue", value)
+        ticks = int(round(state.rotate / ROTATE_STEP))
+        if not self.rotate_slider.isSliderDown() and self.rotate_slider.value() != ticks:
+            _quiet(self.rotate_slider, "setValue", ticks)
 
     def _mix_start_changed(self, start: int) -> None:
         if self.mix_end.value() <= start:
@@ -375,6 +451,7 @@ class ImagePanel(QWidget):
                 _quiet(self.class_box, "setCurrentIndex", idx)
         self._sync_class_mix(state)
         self._sync_mix(state)
+        self._sync_transform(state)
         if self.noise_box.currentText() != state.noise_mode and state.noise_mode in NOISE_MODES:
             _quiet(self.noise_box, "setCurrentIndex", NOISE_MODES.index(state.noise_mode))
         if self.grid_check.isChecked() != grid:

@@ -86,6 +86,7 @@ class ModelActions:
         w.shown_stamp = max(w.shown_stamp, w.worker.latest_stamp)
         w.image_panel.set_classes(G.classes)
         w.image_panel.set_model_features(hasattr(G, "noise_mode"), G.num_layers, G.describe_layers())
+        w.image_panel.set_view_transform(getattr(G, "view_transform", None) is not None)
         w.control_panel.set_controls(None, G.num_layers, G.describe_layers())
         w.model_status.setText(f"{G.name if G.name in models.REGISTRY else Path(G.name).name} · {G.resolution}px")
         w.model_status.setToolTip("\n".join(f"{k}: {v}" for k, v in w.model_info.items()))

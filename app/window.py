@@ -183,6 +183,9 @@ class MainWindow(QMainWindow):
         p.noiseEdited.connect(lambda m: self.commit(replace(self.state, noise_mode=str(m))))
         p.mixEdited.connect(self._mix_edited)
         p.gridChanged.connect(self.set_grid)
+        p.transformEdited.connect(lambda t, r, drag: self._edited(replace(self.state, translate=tuple(t), rotate=float(r)),
+                                                                  "transform", drag))
+        p.transformDragFinished.connect(self.history.seal)
         p.smoothChanged.connect(self.set_smooth)
         c = self.control_panel
         c.valueEdited.connect(lambda i, v, drag: self._edited(self.state.with_value(i, v), i, drag))

@@ -17,7 +17,7 @@ import torch
 import models
 from models.bounded import set_memory_budget
 from editing import preset as presets
-from editing.export import ExportError, export_sweep_video, grid_image, strip_image, write_png
+from editing.export import ExportError, export_sweep_video, export_view_video, grid_image, strip_image, write_png
 from editing.preset import PresetError
 from editing.render import render_state
 from editing.state import EditState
@@ -204,6 +204,12 @@ def build_state(args) -> tuple[object, EditState, str, str]:
             raise CliError(f"{what} {idx} is outside the model's {len(G.classes)} classes")
     if state.size is not None and not 8 <= state.size <= 8192:
         raise CliError("--size must be between 8 and 8192 pixels")
+    if getattr(args, "translate", None) is not None:
+        state = replace(state, translate=(args.translate[0], args.translate[1]))
+    if getattr(args, "rotate", None) is not None:
+        state = replace(state, rotate=args.rotate)
+    if state.transformed and getattr(G, "view_transform", None) is None:
+        raise CliError(f"--translate/--rotate move a StyleGAN3's view, and {G.name} is not a StyleGAN3")
     n = len(state.controls) if state.controls is not None else 0
     for i, v in args.sets:
         if not 0 <= i < n:
@@ -237,9 +243,22 @@ def cmd_render(args) -> int:
 
 def cmd_export(args) -> int:
     out = out_file(args.out, (".mp4", ".png"))
+    if (args.control is None) == (args.view is None):
+        raise CliError("give --control I (a slider sweep) or --view AXIS (a StyleGAN3 view sweep), one of them")
+    if args.view is not None:
+        if out.suffix.lower() != ".mp4":
+            raise CliError("--view sweeps are videos; give an .mp4 --out")
+        G, state, _fp, _src = build_state(args)
+        if getattr(G, "view_transform", None) is None:
+            raise CliError(f"--view sweeps a StyleGAN3's view, and {G.name} is not a StyleGAN3")
+        a, b = args.sweep or ((0.0, 360.0) if args.view == "rotate" else (-0.25, 0.25))
+        progress = TerminalProgress(enabled=not args.quiet)
+        export_view_video(G, state, args.view, a, b, args.frames or 60, args.fps, out, progress=progress)
+        progress.finish()
+        return 0
     with distributed.session(resolve_device(args.device)) as world:  # frames are split over torchrun's ranks
         G, state, _fp, _src = build_state(args)
-        a, b = args.sweep
+        a, b = args.sweep or (-3.0, 3.0)
         progress = TerminalProgress(enabled=not args.quiet and world.main)
         if out.suffix.lower() == ".png":
             steps = args.frames or 7

@@ -167,6 +167,9 @@ def _add_state_options(p: argparse.ArgumentParser, model_required: bool = False)
     p.add_argument("--mix-seed", type=nonneg_int, help="style mixing: take --mix-layers from this seed")
     p.add_argument("--mix-layers", type=layer_range, metavar="A:B", help="per-layer latents taken from --mix-seed")
     p.add_argument("--size", type=positive_int, help="output edge in pixels (default: the model's resolution)")
+    p.add_argument("--translate", nargs=2, type=finite_float, metavar=("TX", "TY"),
+                   help="StyleGAN3 only: move the view by TX, TY (the input's units, as in NVIDIA's viewer)")
+    p.add_argument("--rotate", type=finite_float, metavar="DEG", help="StyleGAN3 only: rotate the view by DEG degrees")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
 
 
@@ -260,12 +263,14 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict]:
     p.add_argument("--save-preset", help="also write the frame's preset (JSON)")
     p.add_argument("--out", required=True, help="PNG to write")
 
-    p = sub.add_parser("export", help="sweep a control: an mp4 video, or a strip image when --out is .png")
+    p = sub.add_parser("export", help="sweep a control (or a StyleGAN3 view): an mp4 video, or a strip image when --out is .png")
     _add_state_options(p)
-    p.add_argument("--control", required=True, type=control_list, metavar="I[,J…]",
+    p.add_argument("--control", type=control_list, metavar="I[,J…]",
                    help="control index to sweep (several, comma-separated, for a strip image)")
+    p.add_argument("--view", choices=("rotate", "translate-x", "translate-y"),
+                   help="StyleGAN3: sweep the view instead of a control (video only; rotate 0 360 loops a full turn)")
     p.add_argument("--sweep", "--range", dest="sweep", nargs=2, type=finite_float, metavar=("A", "B"),
-                   default=[-3.0, 3.0], help="slider values swept from A to B (default -3 3)")
+                   help="values swept from A to B (default: sliders -3 3; rotate 0 360 degrees; translate -0.25 0.25)")
     p.add_argument("--frames", type=positive_int, help="video frames (default 60), or strip columns (default 7)")
     p.add_argument("--fps", type=positive_float, default=30.0, help="frames per second of the video (default 30)")
     p.add_argument("--quiet", action="store_true", help="no progress output")

@@ -10,6 +10,7 @@ the image builders).
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
@@ -21,7 +22,7 @@ from methods.jobs import CancelFn, ProgressFn, check_cancel, never_cancel, no_pr
 
 from models.atomic import atomic_path
 from .parallel import render_in_order
-from .render import render_grid, state_latents, synthesize_latents, tile
+from .render import _reproducible_cpu, render_grid, state_latents, synthesize_latents, tile
 from .state import EditState
 
 
@@ -44,16 +45,19 @@ def read_png(path: str | Path) -> np.ndarray:
     return img[:, :, ::-1].copy()
 
 
-def sweep_values(a: float, b: float, frames: int, back: bool = True) -> list[float]:
+def sweep_values(a: float, b: float, frames: int, back: bool = True, endpoint: bool = True) -> list[float]:
     """Slider values of a sweep: a -> b (and back to a when ``back``), ``frames`` in all.
 
     With ``back`` the path is a triangle wave sampled at i/frames, so the last frame
-    leads smoothly into the first and the video loops.
+    leads smoothly into the first and the video loops.  Without ``back`` and without
+    ``endpoint`` the values are ``a + (b − a)·i/frames`` (a full turn that loops).
     """
     if frames < 1:
         raise ExportError("a sweep needs at least one frame")
     if frames == 1:
         return [float(a)]
+    if not back and not endpoint:
+        return [float(a + (b - a) * i / frames) for i in range(frames)]
     if not back:
         return [float(v) for v in np.linspace(a, b, frames)]
     u = np.arange(frames) / frames
@@ -74,6 +78,52 @@ def sweep_frames(
         return synthesize_latents(G, state, lats)
 
     yield from render_in_order(render, list(values), batch, cancel)
+
+
+#: what a view sweep moves (StyleGAN3's view transform)
+VIEW_AXES = ("rotate", "translate-x", "translate-y")
+
+
+def view_state(state: EditState, axis: str, value: float) -> EditState:
+    """``state`` with one view axis set: ``rotate`` in degrees, ``translate-x``/``-y`` in input units."""
+    tx, ty = state.translate
+    if axis == "rotate":
+        return replace(state, rotate=float(value))
+    if axis == "translate-x":
+        return replace(state, translate=(float(value), ty))
+    if axis == "translate-y":
+        return replace(state, translate=(tx, float(value)))
+    raise ExportError(f"view axis {axis!r} is not one of {', '.join(VIEW_AXES)}")
+
+
+def view_sweep_frames(G, state: EditState, axis: str, values: Sequence[float],
+                      cancel: CancelFn = never_cancel) -> Iterator[np.ndarray]:
+    """Frames ``uint8 [size, size, 3]`` of ``state`` with its view moved along ``axis`` to each value.
+
+    The latents are the same for every frame; each frame is synthesised alone with its own
+    transform and the reproducible CPU kernels, so it equals `render_state` of that view.
+    """
+    import torch
+
+    if getattr(G, "view_transform", None) is None:
+        raise ExportError(f"{G.name} is not a StyleGAN3, so its view cannot be swept")
+    with torch.no_grad(), _reproducible_cpu():
+        lat = state_latents(G, state)
+    for v in values:
+        check_cancel(cancel)
+        with _reproducible_cpu():
+            frame = synthesize_latents(G, view_state(state, axis, v), lat)[0]
+        yield frame
+
+
+def export_view_video(
+    G, state: EditState, axis: str, a: float, b: float, frames: int, fps: float, path: str | Path,
+    progress: ProgressFn = no_progress, cancel: CancelFn = never_cancel,
+) -> int:
+    """An mp4 of StyleGAN3's view swept along ``axis``: a -> b -> a, or a full turn a -> a + 360 looped."""
+    full_turn = axis == "rotate" and abs(b - a) == 360
+    values = sweep_values(a, b, frames, back=not full_turn, endpoint=not full_turn)
+    return write_video(path, view_sweep_frames(G, state, axis, values, cancel), len(values), fps, progress, cancel)
 
 
 def write_video(

@@ -10,12 +10,14 @@ bit even when the controls file it came from is gone.  Layout (version 1)::
      "class_mix": null | {"class": 281, "weight": 0.3},
      "values": [...], "ranges": [null | [s, e], ...],
      "controls": null | <ControlSet.to_json()>, "controls_source": "C.npz",
-     "latents": null | {"dtype": "float32", "shape": [L, D], "data": "<base64>"}}
+     "latents": null | {"dtype": "float32", "shape": [L, D], "data": "<base64>"},
+     "translate": [tx, ty], "rotate": degrees}
 
 ``latents`` (optional; absent = null, as in presets written before it existed) holds
 an explicit base image's per-layer latents (`editing.state.BaseLatents`), base64 of the
 little-endian float32 bytes, so a sampled or semantically edited image reproduces bit
-for bit; ``seed``/``truncation``/``mix`` are still written.
+for bit; ``seed``/``truncation``/``mix`` are still written.  ``translate``/``rotate``
+(optional; absent = the identity view) are StyleGAN3's view transform (`EditState.translate`).
 """
 from __future__ import annotations
 
@@ -34,6 +36,9 @@ from .state import BaseLatents, EditState
 FORMAT = "latent-studio.preset"
 VERSION = 1
 NOISE_MODES = ("fixed", "random", "zero")
+#: bounds of the view transform: beyond them StyleGAN3 shows only its input's aliasing
+MAX_TRANSLATE = 1000.0
+MAX_ROTATE = 36000.0
 
 
 class PresetError(ValueError):
@@ -61,6 +66,8 @@ def to_json(state: EditState, fingerprint: str = "", name: str = "", controls_so
         "controls": state.controls.to_json() if state.controls is not None else None,
         "controls_source": controls_source,
         "latents": array_to_json(state.latents.array) if state.latents is not None else None,
+        "translate": [float(state.translate[0]), float(state.translate[1])],
+        "rotate": float(state.rotate),
     }
 
 
@@ -186,7 +193,15 @@ def from_json(obj: Any) -> tuple[EditState, dict]:
         if other < 0 or not 0.0 <= weight <= 1.0:
             raise PresetError("class_mix needs a class index ≥ 0 and a weight in [0, 1]")
         class_mix = (other, weight)
+    translate = obj.get("translate", [0.0, 0.0])
+    if not isinstance(translate, list) or len(translate) != 2:
+        raise PresetError("field 'translate' must be a list of two numbers [x, y]")
+    tx, ty = (_number(v, f"translate[{i}]") for i, v in enumerate(translate))
+    rotate = _number(obj.get("rotate", 0.0), "field 'rotate'")
+    if max(abs(tx), abs(ty)) > MAX_TRANSLATE or abs(rotate) > MAX_ROTATE:
+        raise PresetError(f"field 'translate' must lie within ±{MAX_TRANSLATE} and 'rotate' within ±{MAX_ROTATE} degrees")
     state = EditState(
+        translate=(tx, ty), rotate=rotate,
         model=model["spec"], seed=seed, truncation=truncation, class_index=class_index, controls=controls,
         values=vals, ranges=rngs, size=size, noise_mode=noise, mix_seed=mix_seed, mix_range=mix_range,
         class_mix=class_mix, latents=_latents(obj.get("latents"), controls),
@@ -224,6 +239,8 @@ def check_against(state: EditState, G, fingerprint: str) -> None:
             state.controls.check_model(G)
         except ControlSetError as exc:
             raise PresetError(str(exc)) from None
+    if state.transformed and getattr(G, "view_transform", None) is None:
+        raise PresetError(f"the preset translates or rotates the view, which only a StyleGAN3 does, and {G.name} is not one")
     if state.latents is not None and state.latents.shape != (G.num_layers, G.latent_dim):
         raise PresetError(
             f"field 'latents' has shape {list(state.latents.shape)} but {G.name} needs [{G.num_layers}, {G.latent_dim}]"

@@ -83,10 +83,24 @@ def _classes(G, state: EditState, batch: int) -> torch.Tensor | None:
     return vec
 
 
+def view_transform_args(G, state: EditState) -> dict:
+    """``{"transform": [3, 3]}`` for ``synthesize`` when the state translates or rotates the view.
+
+    Only generators with ``view_transform`` (StyleGAN3) have one; ValueError for the others.
+    """
+    if not state.transformed:
+        return {}
+    make = getattr(G, "view_transform", None)
+    if make is None:
+        raise ValueError(f"{G.name} is not a StyleGAN3, so its view cannot be translated or rotated")
+    return {"transform": make(state.translate, state.rotate)}
+
+
 def synthesize_latents(G, state: EditState, latents: torch.Tensor) -> np.ndarray:
     """Edited latents ``[B, L, D]`` -> ``uint8 [B, H, W, 3]`` at the state's output size."""
     # the noise mode goes with this call (never set on a generator another thread may share)
     extra = {"noise_mode": state.noise_mode} if hasattr(G, "noise_mode") else {}
+    extra.update(view_transform_args(G, state))
     with torch.no_grad():
         images = G.synthesize(latents, classes=_classes(G, state, latents.shape[0]), truncation=state.truncation, **extra)
     frames = to_uint8(images, getattr(G, "uint8_convention", "round"))
@@ -154,7 +168,7 @@ def render_state(G, state: EditState, fast: bool = False) -> np.ndarray:
     """
     with torch.no_grad(), _reproducible_cpu():
         lat = state_latents(G, state)
-        if fast and getattr(G, "has_fast_path", False):
+        if fast and getattr(G, "has_fast_path", False) and not state.transformed:
             return resize_frame(G.fast_frames(lat, state.noise_mode)[0], state.size)
         return synthesize_latents(G, state, lat)[0]
 

@@ -110,6 +110,16 @@ class EditState:
     mix_range: LayerRange | None = None
     class_mix: tuple[int, float] | None = None  # (second class, its weight in [0, 1])
     latents: BaseLatents | None = None  # explicit base image instead of the seed's sample
+    #: StyleGAN3's view transform (NVIDIA's viewer): translation of the input in its own
+    #: coordinates (1 = the image width at the input's sampling rate) and rotation in degrees
+    #: (the viewer counts turns: degrees / 360).  Other families accept only the identity.
+    translate: tuple[float, float] = (0.0, 0.0)
+    rotate: float = 0.0
+
+    @property
+    def transformed(self) -> bool:
+        """Whether the view is translated or rotated (StyleGAN3 only)."""
+        return self.rotate != 0.0 or tuple(self.translate) != (0.0, 0.0)
 
     def describe_base(self) -> str:
         """``"seed 7"``, or ``"sampled image"`` when the base is explicit latents."""

@@ -414,6 +414,10 @@ class StyleGAN3Generator(NvidiaGenerator):
         syn = net.synthesis
         self._named_layers = {"input": syn.input, **{n: getattr(syn, n) for n in syn.layer_names}}
 
+    def view_transform(self, translate: tuple[float, float] = (0.0, 0.0), rotate_degrees: float = 0.0) -> torch.Tensor:
+        """The ``transform`` for `synthesize` of a view translated by ``translate`` and rotated by degrees."""
+        return view_transform(translate, float(rotate_degrees) / 360.0)
+
     @property
     def kind(self) -> str:
         """``"StyleGAN3-R"`` (radial filters, 1x1 convs) or ``"StyleGAN3-T"``."""
