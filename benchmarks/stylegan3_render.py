@@ -14,12 +14,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import time
-
 import torch
 
-from common import machine  # noqa: F401  (also puts the repository on sys.path)
+from common import machine, time_ms  # also puts the repository on sys.path
 
 from models.frames import to_uint8  # noqa: E402
 from models.nvidia import random_generator  # noqa: E402
@@ -38,33 +35,18 @@ def init_kwargs(kind: str, size: int) -> dict:
     return kw
 
 
-def _median_ms(render, frames: int, cuda: bool, warmup: int = 1) -> tuple[float, float]:
-    for _ in range(warmup):
-        render()
-    times = []
-    for _ in range(frames):
-        if cuda:
-            torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        render()
-        if cuda:
-            torch.cuda.synchronize()
-        times.append((time.perf_counter() - t0) * 1000)
-    return round(statistics.median(times), 1), round(min(times), 1)
-
-
 @torch.no_grad()
 def time_one(kind: str, size: int, device: str, frames: int, warmup: int = 1, transformed: bool = True) -> dict:
     G = random_generator("stylegan3", init_kwargs(kind, size), seed=0, device=device)
     lat = G.truncate(G.sample(1, 1), 0.7)
     view = G.view_transform((0.125, -0.0625), 10.8).to(device)
     cuda = device.startswith("cuda")
-    ms, ms_min = _median_ms(lambda: to_uint8(G.synthesize(lat), "nvidia"), frames, cuda, warmup)
-    out = {"ms_per_frame": ms, "ms_min": ms_min, "frames": frames,
+    t = time_ms(lambda: to_uint8(G.synthesize(lat), "nvidia"), frames, warmup, cuda)
+    out = {"ms_per_frame": t["ms_median"], "ms_min": t["ms_min"], "frames": frames,
            "params_M": round(sum(p.numel() for p in G.net.parameters()) / 1e6, 2), "num_ws": G.num_layers}
     if transformed:
-        out["ms_per_frame_transformed"] = _median_ms(
-            lambda: to_uint8(G.synthesize(lat, transform=view), "nvidia"), frames, cuda, warmup)[0]
+        out["ms_per_frame_transformed"] = time_ms(
+            lambda: to_uint8(G.synthesize(lat, transform=view), "nvidia"), frames, warmup, cuda)["ms_median"]
     return out
 
 
