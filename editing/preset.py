@@ -196,10 +196,8 @@ def from_json(obj: Any) -> tuple[EditState, dict]:
     translate = obj.get("translate", [0.0, 0.0])
     if not isinstance(translate, list) or len(translate) != 2:
         raise PresetError("field 'translate' must be a list of two numbers [x, y]")
-    tx, ty = (_number(v, f"translate[{i}]") for i, v in enumerate(translate))
-    rotate = _number(obj.get("rotate", 0.0), "field 'rotate'")
-    if max(abs(tx), abs(ty)) > MAX_TRANSLATE or abs(rotate) > MAX_ROTATE:
-        raise PresetError(f"field 'translate' must lie within ±{MAX_TRANSLATE} and 'rotate' within ±{MAX_ROTATE} degrees")
+    tx, ty = (_number(v, f"translate[{i}]", -MAX_TRANSLATE, MAX_TRANSLATE) for i, v in enumerate(translate))
+    rotate = _number(obj.get("rotate", 0.0), "field 'rotate'", -MAX_ROTATE, MAX_ROTATE)
     state = EditState(
         translate=(tx, ty), rotate=rotate,
         model=model["spec"], seed=seed, truncation=truncation, class_index=class_index, controls=controls,
