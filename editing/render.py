@@ -126,47 +126,73 @@ def _prime_vector_math() -> None:
 
 _prime_vector_math()
 
-_ONEDNN = threading.Lock()
-_reproducible_frames = 0  # frames being rendered inside `_reproducible_cpu` right now
+_KERNELS = threading.Condition()
+_frames_in_flight = 0  # frames being rendered inside `_frame_kernels` right now, all threads
+_kernel_mode: bool | None = None  # the oneDNN setting those frames run with
 _onednn_before = True
+_held = threading.local()  # per thread: how deep inside `_frame_kernels` it is
 
 
 @contextlib.contextmanager
-def _reproducible_cpu():
-    """Make CPU convolutions sum in the same order in every process while inside.
+def _frame_kernels(G):
+    """Run a CPU frame of ``G`` on the convolution kernels its family gives the same bits with
+    at every thread count and in every process: oneDNN where ``G.cpu_frames_onednn`` (and
+    it is faster there), PyTorch's own kernels otherwise.
 
-    oneDNN's multi-threaded convolutions can sum in a different order in another process
-    (seen: 2 of 12 runs of one preset differed in the last bit, enough to move a pixel),
-    which breaks "a preset reproduces its frame bit for bit".  PyTorch's own kernels are
-    used instead, at ~25–35 % more CPU time.  The switch is process-wide, so it is
-    reference-counted across threads.  (The other source, MKL's vector math choosing its
-    code path on a first multi-threaded call, is settled at import: `_prime_vector_math`.)
-    GPUs are not affected.
+    What varied was the thread count, not the process: with the same number of threads
+    60 processes gave one frame; with 1, 2 or 3 threads oneDNN's 1x1 convolutions (and
+    BigGAN's) summed their input channels in a different order (the window renders with
+    one thread fewer than the CLI).  StyleGAN2 does its 1x1 ToRGB as a matrix product, so
+    oneDNN stays on for it; BigGAN keeps PyTorch's kernels; DCGAN too, as they are the
+    faster there.  The earlier "2 of 12 processes differ" was MKL's vector math choosing
+    its code path on a first multi-threaded call, settled by `_prime_vector_math`.
+
+    The oneDNN switch is process-wide, so frames that need the other setting wait until
+    the frames in flight are done (frames needing the same one run together), and a
+    frame inside another on the same thread runs with the setting it finds.  GPUs are not
+    affected.
     """
-    global _reproducible_frames, _onednn_before
-    with _ONEDNN:
-        if _reproducible_frames == 0:
+    global _frames_in_flight, _kernel_mode, _onednn_before
+    if torch.device(G.device).type != "cpu" or getattr(_held, "depth", 0):
+        _held.depth = getattr(_held, "depth", 0) + 1
+        try:
+            yield
+        finally:
+            _held.depth -= 1
+        return
+    want = bool(getattr(G, "cpu_frames_onednn", False))
+    with _KERNELS:
+        while _frames_in_flight and _kernel_mode != want:
+            _KERNELS.wait()
+        if _frames_in_flight == 0:
             _onednn_before = torch.backends.mkldnn.enabled
-            torch.backends.mkldnn.enabled = False
-        _reproducible_frames += 1
+            torch.backends.mkldnn.enabled = want
+            _kernel_mode = want
+        _frames_in_flight += 1
+    _held.depth = 1
     try:
         yield
     finally:
-        with _ONEDNN:
-            _reproducible_frames -= 1
-            if _reproducible_frames == 0:
+        _held.depth = 0
+        with _KERNELS:
+            _frames_in_flight -= 1
+            if _frames_in_flight == 0:
                 torch.backends.mkldnn.enabled = _onednn_before
+                _kernel_mode = None
+                _KERNELS.notify_all()
 
 
 def render_state(G, state: EditState, fast: bool = False) -> np.ndarray:
     """The frame of ``state``: ``uint8 [size, size, 3]`` RGB, the same bit for bit in every process
-    (batch 1, and reproducible CPU kernels).
+    and at every thread count (batch 1, and the CPU kernels of `_frame_kernels`).
 
     ``fast``: a preview may use the generator's fast path where it has one for its device
     (StyleGAN2 on CUDA: float16 within 1/255, CUDA graphs); such a frame can differ from
     the exact one by a level in some pixels, so exports and presets never ask for it.
+    It runs on the same kernels as the exact frame (on the CPU the exact StyleGAN2 frame
+    is the faster one, so `has_fast_path` is false there).
     """
-    with torch.no_grad(), _reproducible_cpu():
+    with torch.no_grad(), _frame_kernels(G):
         lat = state_latents(G, state)
         if fast and getattr(G, "has_fast_path", False) and not state.transformed:
             return resize_frame(G.fast_frames(lat, state.noise_mode)[0], state.size)
@@ -179,7 +205,7 @@ def render_state_and_labels(G, state: EditState, extractor) -> tuple[np.ndarray,
     The map is ``extractor.predict`` on the same edited latents the frame is synthesized
     from (one extra partial forward), at the model's resolution.
     """
-    with torch.no_grad(), _reproducible_cpu():
+    with torch.no_grad(), _frame_kernels(G):
         lat = state_latents(G, state)
         frame = synthesize_latents(G, state, lat)[0]  # the same pixels as render_state
     if extractor.device != torch.device(G.device):
@@ -193,9 +219,9 @@ def render_grid(G, state: EditState, seeds: Sequence[int]) -> np.ndarray:
 
     The seeds are sampled even when the state has explicit latents (a grid is about seeds).
     """
-    with torch.no_grad():
+    with torch.no_grad(), _frame_kernels(G):
         lat = state_latents(G, state, seeds)
-    return synthesize_latents(G, state, lat)
+        return synthesize_latents(G, state, lat)
 
 
 def tile(frames: np.ndarray, columns: int, pad: int = 0) -> np.ndarray:

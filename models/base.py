@@ -46,6 +46,9 @@ class Generator(ABC):
     #: ``"round"`` (``round((x+1)·127.5)``), ``"nvidia"`` (``(x·127.5+128)`` truncated), ``"floor"``
     #: (GANSpace) or ``"half_up"`` (sefa); images are never clamped before
     uint8_convention: str = "round"
+    #: CPU frames (`editing.render`) on oneDNN's convolutions: only where they give this
+    #: family the same bits at every thread count and are the faster; else PyTorch's own
+    cpu_frames_onednn: bool = False
 
     def __init__(self, net: nn.Module, device: torch.device | str, name: str, fingerprint: str):
         self.net = net.eval().requires_grad_(False).to(device)

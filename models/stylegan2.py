@@ -234,6 +234,15 @@ class ModulatedConv2d(_Derived):
     derived ``wsq[o,i] = Σ_{kh,kw} W[o,i]²``, so ``Σ W'² = c² · (s² @ wsqᵀ)``.
     The batch is folded into the groups of one convolution.  With ``upsample``, a
     stride-2 transposed conv (``[H, W] -> [2H+1, 2W+1]``) followed by a 4x blur, pad (1, 1).
+
+    A single image (``B = 1``, every frame the program renders) takes the same products
+    ``W'' = W · coef`` in a channels-last layout: the style-independent part, ``W``
+    permuted to ``[out, k, k, in]`` (transposed conv: ``[in, k, k, out]``), is kept as
+    the derived ``weight_cl``, so the per-frame multiply writes the modulated weights
+    straight into the layout oneDNN convolves fastest, with no transposed copy, and the
+    activations stay channels-last from layer to layer.  The 1x1 ToRGB (3 outputs) is a
+    matrix product there: oneDNN's 1x1 kernel splits its sum over the input channels
+    across threads, so its result moved with the thread count (see `editing.render`).
     """
 
     def __init__(
@@ -258,22 +267,45 @@ class ModulatedConv2d(_Derived):
         self.scale = 1.0 / math.sqrt(in_channel * kernel_size**2)
         self.padding = kernel_size // 2
         self.register_buffer("wsq", torch.empty(0), persistent=False)
+        self.register_buffer("weight_cl", torch.empty(0), persistent=False)
         self._refresh()
 
     @torch.no_grad()
     def _refresh(self) -> None:
         if self.demodulate:
             self.wsq = self.weight[0].square().sum(dim=(2, 3))  # [out, in]
+        # [out, in, k, k] -> [out, k, k, in]; transposed conv: -> [in, k, k, out]
+        order = (1, 2, 3, 0) if self.upsample else (0, 2, 3, 1)
+        self.weight_cl = self.weight[0].permute(*order).contiguous()
+
+    def _coef(self, w: torch.Tensor) -> torch.Tensor:
+        """``coef = c · s · d`` ``[B, out, in]`` (``[B, 1, in]`` without demodulation)."""
+        s = self.modulation(w) * self.scale  # [B, in], equalization constant folded in
+        if self.demodulate:
+            d = torch.rsqrt(s.square() @ self.wsq.t() + 1e-8)  # [B, out]
+            return s[:, None, :] * d[:, :, None]
+        return s[:, None, :]
+
+    def _forward_single(self, x: torch.Tensor, coef: torch.Tensor) -> torch.Tensor:
+        """One image, channels-last: ``x [1, in, H, W]``, ``coef [1, out or 1, in]``."""
+        x = x.contiguous(memory_format=torch.channels_last)
+        if self.kernel_size == 1 and not self.demodulate and not self.upsample:  # ToRGB
+            weight = self.weight_cl[:, 0, 0, :] * coef[0]  # [out, in]
+            out = F.linear(x.permute(0, 2, 3, 1), weight)  # [1, H, W, out]
+            return out.permute(0, 3, 1, 2)
+        if self.upsample:
+            weight = self.weight_cl * coef[0].t()[:, None, None, :]  # [in, k, k, out]
+            out = F.conv_transpose2d(x, weight.permute(0, 3, 1, 2), stride=2)
+            return self.blur(out)
+        weight = self.weight_cl * coef[0][:, None, None, :]  # [out, k, k, in]
+        return F.conv2d(x, weight.permute(0, 3, 1, 2), padding=self.padding)
 
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         b, cin, h, wd = x.shape
         k, cout = self.kernel_size, self.out_channel
-        s = self.modulation(w) * self.scale  # [B, in], equalization constant folded in
-        if self.demodulate:
-            d = torch.rsqrt(s.square() @ self.wsq.t() + 1e-8)  # [B, out]
-            coef = s[:, None, :] * d[:, :, None]  # [B, out, in]
-        else:
-            coef = s[:, None, :]  # [B, 1, in]
+        coef = self._coef(w)
+        if b == 1:
+            return self._forward_single(x, coef)
         weight = self.weight * coef[..., None, None]  # [B, out, in, k, k]
         x = x.reshape(1, b * cin, h, wd)
         if self.upsample:
@@ -321,7 +353,14 @@ class StyledConv(nn.Module):
         self.activate = FusedLeakyReLU(out_channel)
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, noise: torch.Tensor | None) -> torch.Tensor:
-        return self.activate(self.noise(self.conv(x, w), noise))
+        out = self.conv(x, w)
+        if torch.is_grad_enabled():
+            return self.activate(self.noise(out, noise))
+        # inference: the same operations, in place on the fresh convolution output
+        if noise is not None:
+            out.add_(self.noise.weight * noise)
+        out.add_(self.activate.bias.view(1, -1, 1, 1))
+        return F.leaky_relu_(out, 0.2).mul_(SQRT2)
 
 
 class ToRGB(nn.Module):
@@ -459,7 +498,7 @@ class StyleGAN2Net(nn.Module):
             x = self.convs[2 * k + 1](x, latents[:, i + 1], noise[i + 1])
             skip = to_rgb(x, latents[:, i + 2], skip)
             i += 2
-        return skip
+        return skip.contiguous()
 
 
 def build_net(config: StyleGAN2Config, init: bool = True, seed: int = 0) -> StyleGAN2Net:
@@ -657,6 +696,7 @@ class StyleGAN2Generator(Generator):
     family = "stylegan2"
     default_truncation = 0.7
     default_pca_layer = "latent"  # GANSpace on W
+    cpu_frames_onednn = True  # its only thread-dependent oneDNN layer, the 1x1 ToRGB, is a matmul at B = 1
 
     def __init__(
         self,
