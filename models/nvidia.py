@@ -16,6 +16,7 @@ from typing import Any, Mapping
 import torch
 
 from .base import LoadError
+from .bounded import InputLimitError, check_model_size, check_tensors
 from .nvidia_pickle import NvidiaSnapshot, read_snapshot
 from .stylegan2_ada import SG2Config, SG2Net, StyleGAN2ADAGenerator
 from .stylegan3 import SG3Config, SG3Net, StyleGAN3Generator
@@ -132,9 +133,28 @@ def build_net(family: str, init_kwargs: Mapping) -> SG2Net | SG3Net:
         raise LoadError(f"a {size}px generator is beyond what Latent Studio renders")
     try:
         with torch.device("meta"):
-            return SG3Net(cfg) if family == "stylegan3" else SG2Net(cfg)
+            net = SG3Net(cfg) if family == "stylegan3" else SG2Net(cfg)
     except (ValueError, ZeroDivisionError, OverflowError) as exc:
         raise LoadError(f"the init kwargs do not describe a buildable network ({exc})") from None
+    try:
+        params = sum(t.numel() * t.element_size() for t in list(net.parameters()) + list(net.buffers()))
+        check_model_size(params, activation_bytes(net), what=f"this {family} snapshot", resolution=size)
+    except InputLimitError as exc:
+        raise LoadError(str(exc)) from None
+    return net
+
+
+def activation_bytes(net: SG2Net | SG3Net) -> int:
+    """Float32 activations one image needs at the widest layer, before building its weights.
+
+    StyleGAN3: input, upsampled copy and activation of the filtered leaky ReLU at the
+    temporary rate (``(out_size·down)²·C`` each); StyleGAN2: ~4 maps of ``C·R²``.
+    """
+    if isinstance(net, SG3Net):
+        return 4 * 3 * max(sp.out_channels * (sp.out_size * sp.down_factor + sp.down_taps) ** 2
+                           for sp in net.synthesis.layout.layers)
+    cfg = net.config
+    return 4 * 4 * max(cfg.channels(r) * r * r for r in cfg.resolutions)
 
 
 def _check_entries(net: torch.nn.Module, sd: Mapping[str, torch.Tensor]) -> None:
@@ -155,6 +175,10 @@ def generator_from_weights(init_kwargs: Mapping, state_dict: Mapping[str, torch.
     """Build the family's net from the init kwargs, check every entry, load the weights (float32)."""
     try:
         family = detect_family(state_dict)
+        try:
+            check_tensors(dict(state_dict), what="its G_ema")
+        except InputLimitError as exc:
+            raise LoadError(str(exc)) from None
         net = build_net(family, init_kwargs)
         _check_entries(net, state_dict)
         net = net.to_empty(device="cpu")

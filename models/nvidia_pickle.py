@@ -334,6 +334,15 @@ def unpickle(data: bytes, name: str = "the file") -> Any:
 def read_snapshot(path: Path | str) -> NvidiaSnapshot:
     """A snapshot file -> its ``G_ema`` as `NvidiaSnapshot`; `LoadError` for anything else."""
     path = Path(path)
+    from .bounded import RAISE_HINT, format_bytes, memory_budget
+
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise LoadError(f"{path.name} could not be read ({exc.strerror or type(exc).__name__})") from None
+    if 2 * size > memory_budget():  # the bytes, and the tensors built from them
+        raise LoadError(f"{path.name} is {format_bytes(size)}, more than half the {format_bytes(memory_budget())} "
+                        f"memory limit it would need to open; {RAISE_HINT}")
     try:
         data = path.read_bytes()
     except OSError as exc:

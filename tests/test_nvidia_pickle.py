@@ -222,3 +222,27 @@ def test_stored_extracts_hold_only_plain_data():
         ex = torch.load(DATA / f"{name}.pt", weights_only=True)  # no pickled objects, no embedded source
         assert "module_src" not in json.dumps(ex["meta"]) and set(ex) == {"class_name", "init_kwargs", "state_dict",
                                                                            "reference", "meta"}
+
+
+def test_nan_weights_are_refused(tmp_path, sg2ada):
+    sd = dict(sg2ada["state_dict"])
+    sd["mapping.fc0.weight"] = sd["mapping.fc0.weight"].clone()
+    sd["mapping.fc0.weight"][0, 0] = float("nan")
+    path = write_snapshot(tmp_path / "snap.pkl", {**sg2ada, "state_dict": sd})
+    with pytest.raises(LoadError, match="NaN"):
+        models.load_generator(path)
+
+
+def test_a_network_beyond_the_memory_budget_is_refused_before_it_is_built(tmp_path, sg3t):
+    from models.bounded import set_memory_budget
+
+    path = write_snapshot(tmp_path / "snap.pkl", sg3t)
+    set_memory_budget(0.004)  # 4 MB: the file fits, the activations of its layers do not
+    try:
+        with pytest.raises(LoadError, match="would need .* limit"):
+            models.load_generator(path)
+    finally:
+        set_memory_budget(None)
+    wrong = {**sg3t, "init_kwargs": {**sg3t["init_kwargs"], "img_resolution": 1 << 13}}
+    with pytest.raises(LoadError, match="px"):
+        models.load_generator(write_snapshot(tmp_path / "huge.pkl", wrong))
