@@ -22,7 +22,7 @@ from methods.jobs import CancelFn, ProgressFn, check_cancel, never_cancel, no_pr
 
 from models.atomic import atomic_path
 from .parallel import render_in_order
-from .render import _reproducible_cpu, render_grid, state_latents, synthesize_latents, tile
+from .render import _frame_kernels, render_grid, state_latents, synthesize_latents, tile
 from .state import EditState
 
 
@@ -107,11 +107,11 @@ def view_sweep_frames(G, state: EditState, axis: str, values: Sequence[float],
 
     if getattr(G, "view_transform", None) is None:
         raise ExportError(f"{G.name} is not a StyleGAN3, so its view cannot be swept")
-    with torch.no_grad(), _reproducible_cpu():
+    with torch.no_grad(), _frame_kernels(G):
         lat = state_latents(G, state)
     for v in values:
         check_cancel(cancel)
-        with _reproducible_cpu():
+        with _frame_kernels(G):
             frame = synthesize_latents(G, view_state(state, axis, v), lat)[0]
         yield frame
 
