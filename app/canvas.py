@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import time
 
 import numpy as np
 from PyQt6.QtCore import QRect, QRectF, Qt, QTimer, pyqtSignal
@@ -31,6 +32,8 @@ NO_GL_PLATFORMS = {"offscreen", "minimal", "vnc", "linuxfb"}
 
 #: free border around the image, in logical pixels
 MARGIN = 12
+#: pixels between the tiles of a grid frame (`app.render_worker.render_request`)
+TILE_GAP = 2
 
 
 def fit_rect(width: int, height: int, img_w: int, img_h: int, integer: bool = False, margin: int = 0) -> QRect:
@@ -83,8 +86,12 @@ class CanvasBase:
         self._smooth = True
         self.frames_set = 0
         self.description = ""
+        self.on_painted = None  # called with each paint's duration in ms (the render-time plot's "display")
+        self._tiles: list[str] | None = None  # grid view: one label per tile, row by row
+        self._tile_columns = 1
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(192, 192)
+        self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)  # a click on the image leaves any text field
 
     @property
     def frame(self) -> np.ndarray | None:
@@ -103,6 +110,59 @@ class CanvasBase:
         if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
             raise ValueError(f"a frame must be uint8 [H, W, 3], got {frame.dtype} {frame.shape}")
         return np.ascontiguousarray(frame)
+
+    # ------------------------------------------------------------------ grid tiles
+    def set_tiles(self, labels: list[str] | None, columns: int = 1) -> None:
+        """The frame is a grid (`editing.render.tile`, 2 px gaps) of ``labels``' tiles; None: one image."""
+        self._tiles = list(labels) if labels else None
+        self._tile_columns = max(1, int(columns))
+        self.update()
+
+    def _tile_rects(self) -> list[QRect]:
+        """Where each tile is drawn, in logical pixels."""
+        if self._tiles is None or self._frame is None:
+            return []
+        r, (fh, fw) = self.image_rect(), self._frame.shape[:2]
+        cols = self._tile_columns
+        rows = (len(self._tiles) + cols - 1) // cols
+        tw, th = (fw - (cols - 1) * TILE_GAP) / cols, (fh - (rows - 1) * TILE_GAP) / rows
+        sx, sy = r.width() / fw, r.height() / fh
+        out = []
+        for i in range(len(self._tiles)):
+            row, col = divmod(i, cols)
+            x0, y0 = col * (tw + TILE_GAP), row * (th + TILE_GAP)
+            out.append(QRect(int(r.x() + x0 * sx), int(r.y() + y0 * sy), int(tw * sx), int(th * sy)))
+        return out
+
+    def tile_at(self, x: float, y: float) -> int | None:
+        """The grid tile under the point ``(x, y)`` (logical pixels), if any."""
+        return next((i for i, t in enumerate(self._tile_rects()) if t.contains(int(x), int(y))), None)
+
+    def _paint_tiles(self, painter: QPainter) -> None:
+        for label, rect in zip(self._tiles or [], self._tile_rects()):
+            font = QFont(painter.font())
+            font.setPointSizeF(max(7.0, min(10.0, rect.height() / 12)))
+            painter.setFont(font)
+            box = painter.boundingRect(QRect(rect.x() + 4, rect.y() + 4, rect.width(), 40),
+                                       int(Qt.AlignmentFlag.AlignLeft), label).adjusted(-3, -1, 3, 1)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QColor(12, 12, 14, 190))
+            painter.drawRoundedRect(QRectF(box), 3, 3)
+            painter.setPen(QColor(236, 236, 240))
+            painter.drawText(box, int(Qt.AlignmentFlag.AlignCenter), label)
+
+    def mousePressEvent(self, event) -> None:  # noqa: N802
+        if event.button() == Qt.MouseButton.LeftButton and self._tiles is not None:
+            i = self.tile_at(event.position().x(), event.position().y())
+            if i is not None:
+                self.tileClicked.emit(i)
+                event.accept()
+                return
+        super().mousePressEvent(event)
+
+    def _painted(self, t0: float) -> None:
+        if self.on_painted is not None and self._frame is not None:
+            self.on_painted((time.perf_counter() - t0) * 1000)
 
     def image_rect(self) -> QRect:
         """Where the frame is drawn, in logical pixels."""
@@ -125,6 +185,7 @@ class RasterCanvas(CanvasBase, QWidget):
     """QPainter + QImage: works everywhere, including without any OpenGL."""
 
     backend = "raster"
+    tileClicked = pyqtSignal(int)
 
     def __init__(self, parent: QWidget | None = None, reason: str = ""):
         QWidget.__init__(self, parent)
@@ -151,14 +212,17 @@ class RasterCanvas(CanvasBase, QWidget):
         self.update()
 
     def paintEvent(self, _event) -> None:
+        t0 = time.perf_counter()
         p = QPainter(self)
         p.fillRect(self.rect(), BACKGROUND)
         if self._image is not None:
             p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self._smooth)
             p.drawImage(self.image_rect(), self._image)
+            self._paint_tiles(p)
         if self._message:
             _paint_message(p, self.rect(), self._message, centred=self._image is None)
         p.end()
+        self._painted(t0)
 
 
 _VERTEX_SHADER = """
@@ -192,6 +256,7 @@ class GLCanvas(CanvasBase, QOpenGLWidget):
 
     backend = "opengl"
     glFailed = pyqtSignal(str)
+    tileClicked = pyqtSignal(int)
 
     def __init__(self, parent: QWidget | None = None):
         QOpenGLWidget.__init__(self, parent)
@@ -270,6 +335,10 @@ class GLCanvas(CanvasBase, QOpenGLWidget):
         frame = self._frame
         h, w = frame.shape[:2]
         GL.glBindTexture(GL.GL_TEXTURE_2D, self._texture)
+        # Rows of an RGB frame are 3·W bytes, not 4-aligned.  The alignment is put back
+        # afterwards: QPainter's GL engine uploads its glyph cache assuming the default
+        # (4), and leaving 1 garbled every message drawn over the frame (seen on llvmpipe).
+        previous = int(GL.glGetIntegerv(GL.GL_UNPACK_ALIGNMENT))
         GL.glPixelStorei(GL.GL_UNPACK_ALIGNMENT, 1)
         if self._tex_size != (w, h):
             GL.glTexImage2D(GL.GL_TEXTURE_2D, 0, GL.GL_RGB8, w, h, 0, GL.GL_RGB, GL.GL_UNSIGNED_BYTE, frame)
@@ -281,6 +350,8 @@ class GLCanvas(CanvasBase, QOpenGLWidget):
         else:
             GL.glTexSubImage2D(GL.GL_TEXTURE_2D, 0, 0, 0, w, h, GL.GL_RGB, GL.GL_UNSIGNED_BYTE, frame)
             self.sub_uploads += 1
+        GL.glPixelStorei(GL.GL_UNPACK_ALIGNMENT, previous)
+        GL.glBindTexture(GL.GL_TEXTURE_2D, 0)
         self._upload_pending = False
 
     def _draw_quad(self) -> None:
@@ -321,6 +392,7 @@ class GLCanvas(CanvasBase, QOpenGLWidget):
         GL.glUseProgram(0)
 
     def paintGL(self) -> None:
+        t0 = time.perf_counter()
         p = QPainter(self)
         p.beginNativePainting()
         try:
@@ -340,9 +412,12 @@ class GLCanvas(CanvasBase, QOpenGLWidget):
             p.endNativePainting()
         if self._gl is None:
             p.fillRect(self.rect(), BACKGROUND)
+        elif self._frame is not None:
+            self._paint_tiles(p)
         if self._message:
             _paint_message(p, self.rect(), self._message, centred=self._frame is None)
         p.end()
+        self._painted(t0)
 
     def cleanup(self) -> None:
         """Free the GL objects (call before the widget goes away)."""

@@ -38,20 +38,25 @@ STEP = 0.1
 
 
 class ValueSlider(OriginSlider):
-    """A horizontal slider over ±SPAN in STEP units, filled from 0 to the value."""
+    """A horizontal slider over ±span (`SPAN` unless set) in STEP units, filled from 0 to the value."""
 
-    def __init__(self, parent: QWidget | None = None):
+    def __init__(self, parent: QWidget | None = None, span: float = SPAN):
         super().__init__(0, parent)
-        n = int(round(SPAN / STEP))
-        self.setRange(-n, n)
+        self.set_span(span)
         self.setSingleStep(1)
         self.setPageStep(10)
         self.setMinimumWidth(90)
 
+    def set_span(self, span: float) -> None:
+        """The slider covers ±``span`` (the value box still takes anything within ±100)."""
+        n = max(1, int(round(span / STEP)))
+        self.blockSignals(True)  # narrowing clamps the knob; the state keeps its value
+        self.setRange(-n, n)
+        self.blockSignals(False)
+
     @staticmethod
     def to_ticks(value: float) -> int:
-        n = int(round(SPAN / STEP))
-        return max(-n, min(n, int(round(value / STEP))))
+        return int(round(value / STEP))
 
     @staticmethod
     def to_value(ticks: int) -> float:
@@ -79,6 +84,29 @@ class LayerSpin(WheelGuard, QSpinBox):
         self.setKeyboardTracking(False)
         self.setFixedWidth(46)
         self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+
+
+class LastRowSpin(LayerSpin):
+    """The end of a row range: `value` is one past the last row (Python's convention, as in
+    `EditState.ranges`), but the box shows the last row itself, so "2 – 4" reads like the
+    label's "rows 2–4"."""
+
+    def textFromValue(self, value: int) -> str:  # noqa: N802
+        return str(value - 1)
+
+    def valueFromText(self, text: str) -> int:  # noqa: N802
+        return int(text.strip() or 0) + 1
+
+    def validate(self, text: str, pos: int):
+        from PyQt6.QtGui import QValidator
+
+        t = text.strip()
+        if not t:
+            return QValidator.State.Intermediate, text, pos
+        if not t.isdigit():
+            return QValidator.State.Invalid, text, pos
+        ok = self.minimum() <= int(t) + 1 <= self.maximum()
+        return (QValidator.State.Acceptable if ok else QValidator.State.Intermediate), text, pos
 
 
 class NameEdit(QLineEdit):
@@ -163,7 +191,8 @@ class ControlRow(QFrame):
     flipRequested = pyqtSignal(int)
     resetRequested = pyqtSignal(int)
 
-    def __init__(self, index: int, name: str, num_layers: int, layer_labels: Sequence[str], parent: QWidget | None = None):
+    def __init__(self, index: int, name: str, num_layers: int, layer_labels: Sequence[str], parent: QWidget | None = None,
+                 span: float = SPAN):
         super().__init__(parent)
         self.index = index
         self.setObjectName("controlRow")
@@ -184,8 +213,9 @@ class ControlRow(QFrame):
         self.number.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.name = NameEdit(name)
         self.name.setFixedWidth(84)
-        self.slider = ValueSlider()
-        self.slider.setToolTip(f"±{SPAN:g} in the control's unit (σ for GANSpace), step {STEP:g}; arrow keys step it")
+        self.slider = ValueSlider(span=span)
+        self.slider.setToolTip(f"the control's value in its unit (σ for GANSpace), step {STEP:g}: arrow keys and "
+                               "the wheel step it, Shift+drag moves finely, a double-click resets it")
         self.spin = ValueSpin()
         self.spin.setToolTip("value in the control's unit (σ); type a number and press Enter")
         self.delta = QLabel("0.00")
@@ -216,25 +246,29 @@ class ControlRow(QFrame):
         lay = QHBoxLayout(self.layer_box)
         lay.setContentsMargins(28, 0, 0, 0)
         lay.setSpacing(4)
-        caption = QLabel("layers")
+        caption = QLabel("rows")
         caption.setObjectName("muted")
         self.start_spin = LayerSpin()
-        self.end_spin = LayerSpin()
+        self.end_spin = LastRowSpin()
         self.start_spin.setRange(0, max(0, num_layers - 1))
         self.end_spin.setRange(1, max(1, num_layers))
         self.start_spin.setToolTip("first latent row the control writes")
-        self.end_spin.setToolTip("one past the last latent row the control writes")
+        self.end_spin.setToolTip("last latent row the control writes")
         dash = QLabel("–")
         self.coverage = QLabel()
         self.coverage.setObjectName("muted")
+        self.coverage.setWordWrap(True)  # what the rows feed wraps under the boxes instead of being cut off
         self.coverage.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         lay.addWidget(caption)
         lay.addWidget(self.start_spin)
         lay.addWidget(dash)
         lay.addWidget(self.end_spin)
-        lay.addWidget(self.coverage, 1)
+        lay.addStretch(1)
         outer.addWidget(self.layer_box)
+        self.coverage.setContentsMargins(28, 0, 0, 0)
+        outer.addWidget(self.coverage)
         self.layer_box.setVisible(num_layers > 1)
+        self.coverage.setVisible(num_layers > 1)
 
         self.slider.valueChanged.connect(self._slider_moved)
         self.slider.sliderReleased.connect(lambda: self.dragFinished.emit(self.index))
@@ -340,10 +374,21 @@ class ControlPanel(QWidget):
         self.filter.setPlaceholderText("Filter controls by name…")
         self.filter.setClearButtonEnabled(True)
         self.filter.textChanged.connect(self.apply_filter)
+        self.span_spin = QDoubleSpinBox()
+        self.span_spin.setRange(0.5, 100.0)
+        self.span_spin.setDecimals(1)
+        self.span_spin.setSingleStep(1.0)
+        self.span_spin.setPrefix("±")
+        self.span_spin.setValue(SPAN)
+        self.span_spin.setKeyboardTracking(False)
+        self.span_spin.setToolTip("The sliders' range, in the controls' unit (σ for GANSpace): "
+                                  "a smaller range moves more finely")
+        self.span_spin.valueChanged.connect(self.set_span)
         self.reset_all_button = QPushButton("Reset all")
         self.reset_all_button.setToolTip("All sliders to 0 and all layer ranges to their defaults (R)")
         self.reset_all_button.clicked.connect(self.resetAllRequested)
         head.addWidget(self.filter, 1)
+        head.addWidget(self.span_spin)
         head.addWidget(self.reset_all_button)
         lay.addLayout(head)
         self.summary = QLabel()
@@ -368,7 +413,7 @@ class ControlPanel(QWidget):
         self.rows_layout.addStretch(1)
         self.scroll.setWidget(self.container)
         lay.addWidget(self.scroll, 1)
-        self.set_placeholder("No controls yet. Discover ▸ Run GANSpace… finds some.")
+        self.set_placeholder("No controls yet. Discover ▸ GANSpace… finds some.")
 
     # ------------------------------------------------------------------ building
     def set_placeholder(self, text: str) -> None:
@@ -390,7 +435,7 @@ class ControlPanel(QWidget):
             self.layer_labels = list(layer_labels)
             if controls is not None:
                 for i, name in enumerate(controls.names):
-                    row = ControlRow(i, name, num_layers, layer_labels, self.container)
+                    row = ControlRow(i, name, num_layers, layer_labels, self.container, span=self.span)
                     row.valueEdited.connect(self.valueEdited)
                     row.dragFinished.connect(self.dragFinished)
                     row.rangeEdited.connect(self.rangeEdited)
@@ -441,6 +486,19 @@ class ControlPanel(QWidget):
             base = describe_controls(self.controls)
             self.summary.setText(base if not text.strip() else f"{base} · {shown} shown")
             self.summary.setVisible(True)
+
+    @property
+    def span(self) -> float:
+        return float(self.span_spin.value())
+
+    def set_span(self, span: float) -> None:
+        """Every slider covers ±``span``; values outside stay (the value boxes show them)."""
+        if self.span_spin.value() != span:
+            self.span_spin.setValue(span)  # comes back here through valueChanged
+            return
+        for row in self.rows:
+            row.slider.set_span(span)
+            _set_quietly(row.slider, ValueSlider.to_ticks(row.value))
 
     def row(self, index: int) -> ControlRow:
         return self.rows[index]

@@ -55,6 +55,30 @@ CHOICES: dict[str, tuple[str, ...]] = {
 #: options that name a folder
 FOLDER_OPTIONS = frozenset({"job_dir"})
 
+#: labels of options whose field name reads badly
+OPTION_LABELS = {
+    "include_rgb": "Include ToRGB layers",
+    "class_index": "Class (−1: the model's default)",
+    "job_dir": "Job folder",
+    "lr": "Learning rate",
+}
+
+
+def option_label(name: str) -> str:
+    """``"regression_samples"`` -> ``"Regression samples"`` (or a label from `OPTION_LABELS`)."""
+    return OPTION_LABELS.get(name) or name.replace("_", " ").capitalize()
+
+
+def inapplicable_options(G) -> set[str]:
+    """Options that mean nothing for generator ``G`` (metadata only): its class for an
+    unconditional model, ToRGB layers for a model without any."""
+    hidden = set()
+    if G.classes is None:
+        hidden.add("class_index")
+    if not any("rgb" in label for label in G.describe_layers()):
+        hidden.add("include_rgb")
+    return hidden
+
 _PARTIAL_FLOAT = re.compile(r"^[+-]?(\d*\.?\d*)?([eE][+-]?\d*)?$")
 
 
@@ -226,18 +250,21 @@ class OptionsForm(QWidget):
     """A form of ``(name, type, default, help)`` options; `values()` reads them back."""
 
     def __init__(self, options: Sequence[tuple[str, type, Any, str]], layer_names: Sequence[str] = (),
-                 default_layer: str = "", parent: QWidget | None = None):
+                 default_layer: str = "", parent: QWidget | None = None, hidden: Sequence[str] = ()):
+        """``hidden``: options left out (they keep their defaults)."""
         super().__init__(parent)
         form = QFormLayout(self)
-        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.DontWrapRows)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         self.fields: dict[str, tuple[QWidget, type]] = {}
         for name, typ, default, help_text in options:
+            if name in hidden:
+                continue
             w = option_widget(name, typ, default, layer_names)
             if name == "layer" and isinstance(w, QComboBox) and w.isEditable() and default_layer:
                 w.lineEdit().setPlaceholderText(f"model default ({default_layer})")
             w.setToolTip(help_text)
             w.setObjectName(f"option_{name}")
-            label = QLabel(name.replace("_", " "))
+            label = QLabel(option_label(name))
             label.setToolTip(help_text)
             form.addRow(label, w)
             self.fields[name] = (w, typ)
@@ -292,18 +319,23 @@ class DiscoverDialog(QDialog):
         model_name: str = "",
         parent: QWidget | None = None,
         paper: dict[str, Any] | None = None,
+        hidden: Sequence[str] = (),
     ):
         """``paper``: the method's published settings for this model (`methods.paper_settings`),
-        offered by a "Paper settings" button beside "Quick settings" (the defaults)."""
+        offered by a "Paper settings" button beside "Quick settings" (the defaults).
+        ``hidden``: options that do not apply to the model (`inapplicable_options`)."""
         super().__init__(parent)
         self.spec: MethodSpec = METHODS[method]
-        self.setWindowTitle(f"Discover controls — {method}")
-        self.setMinimumWidth(460)
+        title = self.spec.display_name
+        self.setWindowTitle(f"Discover controls — {title}")
+        self.setMinimumWidth(520)
         lay = QVBoxLayout(self)
-        self.intro = QLabel(f"<b>{method}</b>: {self.spec.summary}." + (f"<br>Model: {model_name}" if model_name else ""))
+        self.intro = QLabel(f"<b>{title}</b>: {self.spec.summary}." + (f"<br>Model: {model_name}" if model_name else ""))
         self.intro.setWordWrap(True)
+        self.intro.setMinimumWidth(480)  # word-wrapped text gets its full height (it was clipped)
         lay.addWidget(self.intro)
-        self.form = OptionsForm(self.spec.options(), layer_names, method_default_layer(method, layer_names, default_layer))
+        self.form = OptionsForm(self.spec.options(), layer_names, method_default_layer(method, layer_names, default_layer),
+                                hidden=hidden)
         self.fields = self.form.fields
         lay.addWidget(scrolled(self.form, len(self.fields)), 1 if len(self.fields) > 10 else 0)
         if isinstance(self.fields.get("job_dir", (None,))[0], FolderField):

@@ -15,7 +15,7 @@ from methods.paper_settings import PAPER_METHODS, paper_settings
 from methods.registry import METHODS
 
 from .class_bar import controls_class, current_class
-from .discover_dialog import DiscoverDialog
+from .discover_dialog import DiscoverDialog, inapplicable_options
 from .jobs import Job, describe_error
 
 if TYPE_CHECKING:
@@ -23,8 +23,9 @@ if TYPE_CHECKING:
 
 
 def method_title(name: str) -> str:
-    """The method's proper name for the UI ("SeFa", "Linear semantics"), not its registry key."""
-    return name
+    """The method's proper name for the UI ("SeFa", "Voynov–Babenko"), not its registry key."""
+    spec = METHODS.get(name)
+    return spec.display_name if spec is not None else name
 
 
 class DiscoveryActions:
@@ -48,7 +49,7 @@ class DiscoveryActions:
             method, config = self.default
             self.run_discovery(method, config, base=True)
         else:
-            self.w.control_panel.set_placeholder("No controls yet. Discover ▸ Run GANSpace… finds some.")
+            self.w.control_panel.set_placeholder("No controls yet. Discover ▸ GANSpace… finds some.")
 
     def cancel(self) -> None:
         if self.job is not None:
@@ -81,7 +82,8 @@ class DiscoveryActions:
             return
         G = w.generator
         paper = paper_settings(method, G) if method in PAPER_METHODS else None
-        dlg = DiscoverDialog(method, G.layer_names(), G.default_pca_layer, G.name, w, paper=paper)
+        dlg = DiscoverDialog(method, G.layer_names(), G.default_pca_layer, G.name, w, paper=paper,
+                             hidden=inapplicable_options(G))
         if not dlg.exec():
             return
         try:
@@ -127,7 +129,7 @@ class DiscoveryActions:
             kept = ("; its job folder keeps a checkpoint (Discover ▸ Resume training…)"
                     if getattr(config, "job_dir", "") else "; nothing was saved")
             w.statusBar().showMessage(f"{title} cancelled{kept}", 6000)
-            w.control_panel.set_placeholder("Discovery was cancelled. Discover ▸ Run … to start it again.")
+            w.control_panel.set_placeholder("Discovery was cancelled. Discover ▸ a method… starts it again.")
 
         job = w.runner.start(f"Discovering ({title})", work, done, failed, cancelled)
         self.job = job

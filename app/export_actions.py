@@ -3,6 +3,7 @@ image or an mp4 — each in a cancellable job that writes its file atomically.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,9 +20,29 @@ if TYPE_CHECKING:
     from .window import MainWindow
 
 
+#: the sizes Export ▸ Output size offers besides the model's own (``main.py … --size``)
+SIZES = (256, 512, 1024, 2048)
+
+
 class ExportActions:
+    """``size``: the edge of exported frames in pixels (None: the model's resolution), as ``--size``."""
+
     def __init__(self, window: "MainWindow"):
         self.w = window
+        try:
+            size = int(window.settings.get("export/size", 0) or 0)
+        except (TypeError, ValueError):
+            size = 0
+        self.size: int | None = size if size in SIZES else None
+
+    def set_size(self, size: int | None) -> None:
+        self.size = int(size) if size else None
+        self.w.settings.set("export/size", self.size or 0)
+
+    def export_state(self):
+        """The current state as exports render it: at the output size (the preview keeps its own)."""
+        state = self.w.state
+        return replace(state, size=self.size) if self.size is not None else state
 
     def export_png_dialog(self) -> None:
         w = self.w
@@ -36,7 +57,7 @@ class ExportActions:
         w = self.w
         if w.generator is None:
             return None
-        G, state, path = w.generator, w.state, Path(path)
+        G, state, path = w.generator, self.export_state(), Path(path)
         seeds = w.grid_seeds()
 
         def work(progress, cancel):
@@ -65,7 +86,7 @@ class ExportActions:
         w = self.w
         if w.generator is None:
             return None
-        G, state = w.generator, w.state
+        G, state = w.generator, self.export_state()
 
         if req.kind == "strip":
             def work(progress, cancel):

@@ -27,7 +27,7 @@ from PyQt6.QtWidgets import (
 
 from editing.state import EditState
 
-from .control_panel import LayerSpin, range_summary
+from .control_panel import LastRowSpin, LayerSpin, range_summary
 from .widgets import OriginSlider, WheelGuard
 from .widgets import set_quietly as _quiet
 
@@ -184,11 +184,12 @@ class ImagePanel(QWidget):
         self.mix_seed.setKeyboardTracking(False)
         self.mix_seed.setToolTip("The seed whose rows replace the image's own inside the range")
         self.mix_start = LayerSpin()
-        self.mix_end = LayerSpin()
+        self.mix_end = LastRowSpin()
         self.mix_start.setToolTip("first latent row taken from the second seed")
-        self.mix_end.setToolTip("one past the last latent row taken from the second seed")
+        self.mix_end.setToolTip("last latent row taken from the second seed")
         self.mix_coverage = QLabel()
         self.mix_coverage.setObjectName("muted")
+        self.mix_coverage.setWordWrap(True)
         mix_top = QHBoxLayout()
         mix_top.setSpacing(4)
         mix_top.setContentsMargins(0, 0, 0, 0)

@@ -28,13 +28,8 @@ USER_ERRORS = (LoadError, ControlSetError, PresetError, ExportError, MethodError
 
 
 def describe_error(exc: BaseException) -> str:
-    """One line for a dialog: the user-facing message, or the type and first line."""
-    if isinstance(exc, OSError) and exc.filename and exc.strerror:
-        return error_line(exc)
-    text = error_line(exc).strip("'\"")
-    if text == type(exc).__name__:
-        return text
-    return text if isinstance(exc, USER_ERRORS) else f"{type(exc).__name__}: {text}"
+    """One line for a dialog: the message, never the exception's class name."""
+    return error_line(exc)
 
 
 class Job(QThread):

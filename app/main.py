@@ -44,7 +44,7 @@ def install_excepthook(window) -> None:
         traceback.print_exception(exc_type, exc, tb, file=sys.stderr)
         try:
             text = (str(exc).strip().splitlines() or [""])[0]
-            window.show_error("Unexpected error", f"{exc_type.__name__}: {text}" if text else exc_type.__name__)
+            window.show_error("Unexpected error", text or "an internal error without a message (see the log)")
         except Exception:  # the window itself is broken: the traceback above is all we can do
             pass
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable
 
 from PyQt6.QtCore import Qt
-from PyQt6.QtGui import QAction, QKeySequence
+from PyQt6.QtGui import QAction, QActionGroup, QKeySequence
 from PyQt6.QtWidgets import QMenu, QToolButton
 
 import models
@@ -17,6 +17,7 @@ from methods.registry import METHODS
 from . import help as help_pages
 from .label_gallery import open_label_gallery
 from .projection_dialog import open_projection
+from .export_actions import SIZES
 from .training_view import TrainingTools
 
 if TYPE_CHECKING:
@@ -91,7 +92,7 @@ def build_menus(w: "MainWindow") -> None:
     m.addSeparator()
     add_action(w, m, "Model &information", w.models.show_model_info)
     m.addSeparator()
-    w.quit_action = add_action(w, m, "&Quit", w.close, QKeySequence.StandardKey.Quit)
+    w.quit_action = add_action(w, m, "&Quit", w.request_quit, QKeySequence.StandardKey.Quit)
 
     e = mb.addMenu("&Edit")
     w.undo_action = add_action(w, e, "&Undo", w.undo, QKeySequence.StandardKey.Undo)
@@ -114,7 +115,7 @@ def build_menus(w: "MainWindow") -> None:
     w.training = TrainingTools(w)  # trained methods: live plot, resume, evaluation
     w.discover_menu = d
     w.discover_actions = [
-        add_action(w, d, f"Run {name}…", lambda n=name: w.discovery.discover_dialog(n), tip=spec.summary)
+        add_action(w, d, f"{spec.display_name}…", lambda n=name: w.discovery.discover_dialog(n), tip=spec.summary)
         for name, spec in METHODS.items()
     ]
     w.label_action = add_action(w, d, "&Label samples…", lambda: open_label_gallery(w),
@@ -162,6 +163,17 @@ def build_menus(w: "MainWindow") -> None:
                                        tip="One control at evenly spaced values, side by side")
     w.export_video_action = add_action(w, x, "Sweep &video (mp4)…", lambda: X.export_sweep_dialog("video"),
                                        tip="An mp4 of one control swept back and forth")
+    x.addSeparator()
+    w.export_size_menu = x.addMenu("Output &size")
+    group = QActionGroup(w)
+    w.export_size_actions = {}
+    for size in (None, *SIZES):
+        act = QAction("The model's own" if size is None else f"{size} × {size} px", w, checkable=True)
+        act.setChecked(size == X.size)
+        act.triggered.connect(lambda _c=False, s=size: X.set_size(s))
+        group.addAction(act)
+        w.export_size_menu.addAction(act)
+        w.export_size_actions[size] = act
 
     h = mb.addMenu("&Help")
     w.help_menu = h

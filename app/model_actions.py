@@ -12,6 +12,7 @@ import models
 from editing.state import EditState
 
 from .devices import device_label
+from .widgets import plural
 from .jobs import Job
 from .shared_generator import SharedGenerator
 
@@ -94,7 +95,7 @@ class ModelActions:
         w.canvas.set_message("")
         w.settings.recent_models.add(G.name if G.name in models.REGISTRY else str(Path(G.name).resolve()))
         w.state_changed()
-        w.statusBar().showMessage(f"Opened {G.name} ({G.family}, {G.resolution}px, {G.num_layers} latent rows)", 8000)
+        w.statusBar().showMessage(f"Opened {G.name} ({G.family}, {G.resolution}px, {plural(G.num_layers, 'latent row')})", 8000)
         if G.notes:
             w.show_note("Note: " + "\n".join(G.notes), 12)
         if then is not None:

@@ -103,6 +103,37 @@ class PresetActions:
         w.statusBar().showMessage(f"Loaded preset {path}", 6000)
         return True
 
+    # ------------------------------------------------------------------ quitting
+    def confirm_quit(self) -> bool:
+        """Before quitting with unsaved edits, ask Save / Discard / Cancel (without blocking).
+
+        Returns True when there is nothing to ask (the caller may close now); otherwise the
+        answer closes the window itself: Save (when the preset is written) or Discard.
+        """
+        w = self.w
+        if w.generator is None or not self.doc.dirty:
+            return True
+        name = self.doc.preset_name or "the untitled edit"
+        box = QMessageBox(QMessageBox.Icon.Question, "Save the edit?",
+                          f"{name} has unsaved changes. Save them as a preset before quitting?",
+                          QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
+                          | QMessageBox.StandardButton.Cancel, w)
+        box.setDefaultButton(QMessageBox.StandardButton.Save)
+        box.setWindowModality(Qt.WindowModality.WindowModal)
+
+        def answered(button) -> None:
+            choice = box.standardButton(button)
+            if choice == QMessageBox.StandardButton.Save and not self.save_preset():
+                return  # not written (or the dialog was cancelled): stay
+            if choice in (QMessageBox.StandardButton.Save, QMessageBox.StandardButton.Discard):
+                w.close_confirmed = True
+                w.close()
+
+        box.buttonClicked.connect(answered)
+        box.open()
+        self.quit_box = box
+        return False
+
     # ------------------------------------------------------------------ autosave
     def start_autosave(self) -> None:
         """Start the autosave timer; offer to restore a session that did not end cleanly."""

@@ -12,13 +12,14 @@ from __future__ import annotations
 import math
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 import numpy as np
 from PyQt6.QtCore import QObject, QThread, pyqtSignal, pyqtSlot
 
-from editing.render import render_grid, render_state, render_state_and_labels, tile
+from editing.render import layer_activations, render_grid, render_state, render_state_and_labels, tile
+from editing.seeds import blend_base
 from editing.state import EditState
 from methods.jobs import error_line
 
@@ -36,6 +37,12 @@ class RenderRequest:
     seeds: tuple[int, ...] | None = None
     #: a single frame may take the generator's fast preview path (`editing.render.render_state`)
     fast: bool = False
+    #: a blend of seeds (`editing.seeds`) that replaces the state's seed as the frame's base
+    blend: tuple | None = None
+
+
+#: pixels between grid tiles (the canvas maps clicks to tiles with the same gap)
+GRID_GAP = 2
 
 
 def grid_columns(n: int) -> int:
@@ -48,7 +55,7 @@ def render_request(G, req: RenderRequest) -> np.ndarray:
     if req.seeds is None:
         return render_state(G, req.state, fast=req.fast)
     frames = render_grid(G, req.state, list(req.seeds))
-    return tile(frames, grid_columns(len(req.seeds)), pad=2)
+    return tile(frames, grid_columns(len(req.seeds)), pad=GRID_GAP)
 
 
 def render_request_labels(G, req: RenderRequest, extractor) -> tuple[np.ndarray, np.ndarray | None]:
@@ -72,6 +79,10 @@ class RenderWorker(QObject):
     failed = pyqtSignal(int, str)
     notice = pyqtSignal(str)
     labelsReady = pyqtSignal(int, object)
+    #: ``(stamp, BaseLatents)``: the base a seed blend resolved to, before ``frameReady`` of the same stamp
+    blendReady = pyqtSignal(int, object)
+    #: ``(stamp, layer, float32 [C, H, W], ms)``: the probed layer of a single frame (`set_probe`)
+    featuresReady = pyqtSignal(int, str, object, float)
     _wake = pyqtSignal()
 
     def __init__(self) -> None:
@@ -82,6 +93,7 @@ class RenderWorker(QObject):
         self._next_stamp = 0
         self._generator: SharedGenerator | None = None
         self._extractor = None  # a methods.semantics.SemanticExtractor, or None
+        self._probe: str | None = None  # the layer whose activations go with each single frame (layer view)
         self._fast = False  # let single frames use the generator's fast preview path
         self._announced: dict | None = None  # the fast path's `fast_info` last reported by `notice`
         self._busy = False
@@ -120,6 +132,11 @@ class RenderWorker(QObject):
         with self._lock:
             self._extractor = extractor
 
+    def set_probe(self, layer: str | None) -> None:
+        """Also send the activations of ``layer`` with every single frame (None: stop; thread-safe)."""
+        with self._lock:
+            self._probe = layer or None
+
     def set_fast_preview(self, on: bool) -> None:
         """Let later single frames use the generator's fast path (StyleGAN2 on CUDA; thread-safe)."""
         with self._lock:
@@ -140,8 +157,9 @@ class RenderWorker(QObject):
         with self._lock:
             return self._generator
 
-    def request(self, state: EditState, seeds: Sequence[int] | None = None) -> int:
-        """Ask for a frame of ``state`` (a grid when ``seeds`` is given); returns its stamp.
+    def request(self, state: EditState, seeds: Sequence[int] | None = None, blend: tuple | None = None) -> int:
+        """Ask for a frame of ``state`` (a grid when ``seeds`` is given; ``blend``: seeds blended
+        as its base, resolved on this worker's thread); returns its stamp.
 
         Never blocks on rendering: a waiting request is replaced (dropped), and the
         worker is woken only if no wake-up is queued yet.
@@ -151,7 +169,8 @@ class RenderWorker(QObject):
             stamp = self._next_stamp
             if self._pending is not None:
                 self.dropped += 1
-            self._pending = RenderRequest(stamp, state, tuple(seeds) if seeds is not None else None, self._fast)
+            self._pending = RenderRequest(stamp, state, tuple(seeds) if seeds is not None else None, self._fast,
+                                          tuple(blend) if blend else None)
             wake = not self._scheduled
             self._scheduled = True
         if wake:
@@ -176,6 +195,7 @@ class RenderWorker(QObject):
                 req, self._pending = self._pending, None
                 G = self._generator
                 ext = self._extractor
+                probe = self._probe
                 if req is None:
                     self._scheduled = False
                     return
@@ -186,6 +206,10 @@ class RenderWorker(QObject):
                     continue
                 t0 = time.perf_counter()
                 with G.lock:  # one whole frame at a time: jobs' hooks never see it
+                    if req.blend is not None:
+                        base = blend_base(G.unwrapped, req.state, req.blend)
+                        req = replace(req, state=replace(req.state, latents=base))
+                        self.blendReady.emit(req.stamp, base)
                     try:
                         frame, labels = render_request_labels(G.unwrapped, req, ext)
                     except Exception as exc:
@@ -198,6 +222,8 @@ class RenderWorker(QObject):
                                          else "Out of memory: retried the frame")
                         frame, labels = render_request_labels(G.unwrapped, req, ext)
                 ms = (time.perf_counter() - t0) * 1000.0
+                if probe is not None and req.seeds is None:
+                    self._send_features(G, req, probe)
                 self.rendered += 1
                 self._announce_fast_path(G.unwrapped, req)
                 self.labelsReady.emit(req.stamp, labels)
@@ -207,6 +233,17 @@ class RenderWorker(QObject):
             finally:
                 with self._lock:
                     self._busy = False
+
+    def _send_features(self, G: SharedGenerator, req: RenderRequest, layer: str) -> None:
+        """The layer view's activations of this frame: one `features` call, on this thread."""
+        t0 = time.perf_counter()
+        try:
+            with G.lock:
+                acts = layer_activations(G.unwrapped, req.state, layer)
+        except Exception as exc:  # an unknown layer (another model) must not lose the frame
+            self.notice.emit(f"Layer view: {_one_line(exc)}")
+            return
+        self.featuresReady.emit(req.stamp, layer, acts, (time.perf_counter() - t0) * 1000.0)
 
     def _announce_fast_path(self, G, req: RenderRequest) -> None:
         """One `notice` when a fast path is first used on a generator: its precision."""
@@ -229,5 +266,4 @@ def fast_path_message(info: dict) -> str:
 
 
 def _one_line(exc: BaseException) -> str:
-    line = error_line(exc)
-    return line if line == type(exc).__name__ else f"{type(exc).__name__}: {line}"
+    return error_line(exc)

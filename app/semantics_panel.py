@@ -351,6 +351,8 @@ class SemanticsDialog(QDialog):
         for b in (add, rename, colour):
             row.addWidget(b)
         lay.addLayout(row)
+        self._fill_palette()  # the classes are listed from the start, not only after "Add class"
+        self.palette.setCurrentRow(self.view.current)
         tools = QHBoxLayout()
         self.tool_group = QButtonGroup(self)
         for name in ("brush", "eraser", "fill"):

@@ -69,3 +69,21 @@ def apply_style(app: QApplication) -> None:
         p.setColor(QPalette.ColorGroup.Disabled, role, QColor(110, 113, 120))
     app.setPalette(p)
     app.setStyleSheet(STYLESHEET)
+
+
+#: plot colours matching the dark palette (pyqtgraph defaults to its own black/white)
+PLOT_BACKGROUND = "#1b1c20"
+PLOT_FOREGROUND = "#b8bcc4"
+PLOT_RED, PLOT_BLUE, PLOT_GREEN = "#ff6b5a", "#5ea0ff", "#6fd08c"
+
+
+def style_plot(widget) -> None:
+    """A `pyqtgraph.PlotWidget` in the window's dark theme: background, axes and their text."""
+    import pyqtgraph as pg
+
+    widget.setBackground(PLOT_BACKGROUND)
+    pi = widget.getPlotItem()
+    for name in ("left", "bottom", "right", "top"):
+        axis = pi.getAxis(name)
+        axis.setPen(pg.mkPen(PLOT_FOREGROUND))
+        axis.setTextPen(pg.mkPen(PLOT_FOREGROUND))

@@ -44,6 +44,7 @@ from methods.training import JOB_JSON, RESUME_MAY_CHANGE, parse_progress, read_j
 
 from .discover_dialog import DiscoverDialog, OptionsForm
 from .jobs import Job
+from .style import PLOT_BLUE, PLOT_RED, style_plot
 
 if TYPE_CHECKING:
     from .window import MainWindow
@@ -88,7 +89,7 @@ class TrainingPlot(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         self.widget = pg.PlotWidget()
-        self.widget.setBackground("w")
+        style_plot(self.widget)
         lay.addWidget(self.widget)
         pi = self.widget.getPlotItem()
         pi.setLabel("bottom", "iteration")
@@ -97,14 +98,14 @@ class TrainingPlot(QWidget):
         pi.setLabel("right", "accuracy")
         pi.showGrid(x=True, y=True, alpha=0.2)
         legend = pi.addLegend(offset=(-10, 10))
-        self.loss_curve = pi.plot([], [], pen=pg.mkPen("#c0392b", width=2), name="loss")
+        self.loss_curve = pi.plot([], [], pen=pg.mkPen(PLOT_RED, width=2), name="loss")
         self.acc_view = pg.ViewBox()
         pi.scene().addItem(self.acc_view)
         pi.getAxis("right").linkToView(self.acc_view)
         self.acc_view.setXLink(pi)
         self.acc_view.setYRange(0.0, 1.0, padding=0.02)
         self.acc_view.enableAutoRange(axis=pg.ViewBox.YAxis, enable=False)
-        self.acc_curve = pg.PlotDataItem([], [], pen=pg.mkPen("#2471a3", width=2))
+        self.acc_curve = pg.PlotDataItem([], [], pen=pg.mkPen(PLOT_BLUE, width=2))
         self.acc_view.addItem(self.acc_curve)
         legend.addItem(self.acc_curve, "accuracy")
         pi.vb.sigResized.connect(self._sync_views)
@@ -154,12 +155,12 @@ class TrainingMonitor(QDialog):
         super().__init__(parent)
         self.tools, self.job, self.method, self.config = tools, job, method, config
         self.job_dir = str(getattr(config, "job_dir", "") or "")
-        self.setWindowTitle(f"Training {method}")
+        self.setWindowTitle(f"Training {METHODS[method].display_name if method in METHODS else method}")
         self.setModal(False)
         self.resize(560, 380)
         lay = QVBoxLayout(self)
         where = f"checkpoints in {self.job_dir}" if self.job_dir else "no job folder: a cancelled run keeps nothing"
-        self.title = QLabel(f"<b>{method}</b> — {config.iterations} iterations, batch {config.batch}; {where}")
+        self.title = QLabel(f"<b>{METHODS[method].display_name if method in METHODS else method}</b> — {config.iterations} iterations, batch {config.batch}; {where}")
         self.title.setWordWrap(True)
         lay.addWidget(self.title)
         self.plot = TrainingPlot(self)
@@ -365,8 +366,8 @@ class TrainingTools:
         done = int(meta.get("iteration", 0))
         if ask:
             dlg = DiscoverDialog(method, G.layer_names(), G.default_pca_layer, G.name, w)
-            dlg.setWindowTitle(f"Resume training — {method}")
-            dlg.intro.setText(f"<b>{method}</b>: continue from iteration {done} of {values.get('iterations')}"
+            dlg.setWindowTitle(f"Resume training — {METHODS[method].display_name}")
+            dlg.intro.setText(f"<b>{METHODS[method].display_name}</b>: continue from iteration {done} of {values.get('iterations')}"
                               + (" (finished: raise iterations to train further)" if meta.get("done") else "")
                               + f".<br>Folder: {path}")
             dlg.set_values(**values)

@@ -11,7 +11,6 @@ thread and in jobs; this thread reads their metadata (layers, classes, names).
 """
 from __future__ import annotations
 
-import collections
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -29,24 +28,26 @@ from methods.registry import METHODS
 from . import autosave
 from .canvas import Canvas, GLCanvas, RasterCanvas, make_canvas
 from .class_bar import ClassBar
-from .control_panel import ControlPanel
+from .control_panel import SPAN, ControlPanel
 from .devices import device_label, pick_device
 from .discovery_actions import DiscoveryActions
 from .document import Document
 from .export_actions import ExportActions
+from .frame_times import FrameTimes
 from .help import APP_NAME
 from .image_panel import ImagePanel
-from .job_panel import JobPanel
 from .jobs import JobRunner
 from .menus import build_menus
 from .model_actions import ModelActions
 from .preset_actions import PresetActions
-from .render_worker import RenderWorker
+from .render_worker import RenderWorker, grid_columns
 from .semantics_actions import SemanticsActions
 from .settings import Settings
+from .shortcuts import GlobalShortcuts
+from .status_bar import build_status_bar, show_canvas_status
 from .shared_generator import SharedGenerator
 from .vocab_actions import VocabActions
-from .widgets import set_quietly
+from .widgets import fit_to_screen, set_quietly
 
 #: seconds within which keyboard steps of one control merge into one undo step
 STEP_COALESCE_S = 0.8
@@ -94,8 +95,9 @@ class MainWindow(QMainWindow):
         self.last_error = ""
         self.error_box: QMessageBox | None = None
         self._render_error_shown = False
-        self._frame_times: collections.deque[float] = collections.deque(maxlen=240)
+        self.frame_times = FrameTimes()
         self.closing = False
+        self.close_confirmed = False  # the person answered (or there was nothing to ask)
 
         self.runner = JobRunner(self)
         self.models = ModelActions(self)
@@ -115,16 +117,9 @@ class MainWindow(QMainWindow):
 
         self._build_ui(canvas)
         build_menus(self)
+        self.shortcuts = GlobalShortcuts(self, self.undo_action, self.redo_action)
         self.setAcceptDrops(True)
-        self.resize(QSize(1320, 860))
-        geometry, splitter = self.settings.get("window/geometry"), self.settings.get("window/splitter")
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-        if splitter is not None:
-            self.splitter.restoreState(splitter)
-        self._stats_timer = QTimer(self)
-        self._stats_timer.timeout.connect(self._update_perf_label)
-        self._stats_timer.start(500)
+        self._restore_layout()
         self._message_timer = QTimer(self)
         self._message_timer.setSingleShot(True)
         self._message_timer.timeout.connect(self._clear_transient_message)
@@ -141,6 +136,8 @@ class MainWindow(QMainWindow):
         holder.setContentsMargins(0, 0, 0, 0)
         self.canvas: Canvas = make_canvas(self.canvas_holder, canvas_kind)
         holder.addWidget(self.canvas)
+        self.canvas.on_painted = self.frame_times.displayed
+        self.canvas.tileClicked.connect(self._tile_clicked)
         if isinstance(self.canvas, GLCanvas):
             self.canvas.glFailed.connect(self._gl_failed)
         self.canvas.set_smooth(self.smooth)
@@ -196,20 +193,25 @@ class MainWindow(QMainWindow):
         c.resetRequested.connect(self.reset_control)
         c.resetAllRequested.connect(self.reset_all)
 
-        sb = self.statusBar()
-        self.job_panel = JobPanel(self.runner)
-        self.perf_label = QLabel("—")
-        self.perf_label.setObjectName("perf")
-        self.perf_label.setToolTip("time to render the last frame, and frames shown per second")
-        self.device_status = QLabel(device_label(self.device))
-        self.model_status = QLabel("")
-        self.canvas_status = QLabel("")
-        for w in (self.perf_label, self.device_status, self.model_status, self.canvas_status):
-            w.setContentsMargins(8, 0, 8, 0)
-        for w in (self.job_panel, self.perf_label, self.model_status, self.device_status, self.canvas_status):
-            sb.addPermanentWidget(w)
-        self._show_canvas_status()
+        build_status_bar(self)
         self.image_panel.sync(self.state, self.grid_mode, self.grid_count, self.smooth)
+
+    def _restore_layout(self) -> None:
+        """The last size, place, splitter and slider range, fitted to the screen (1320×860 at first)."""
+        geometry, splitter = self.settings.get("window/geometry"), self.settings.get("window/splitter")
+        if geometry is None or not self.restoreGeometry(geometry):
+            self.resize(QSize(1320, 860))
+        fit_to_screen(self)
+        if splitter is not None:
+            self.splitter.restoreState(splitter)
+        try:
+            self.control_panel.set_span(float(self.settings.get("view/slider_span", SPAN)))
+        except (TypeError, ValueError):
+            pass
+
+    def showEvent(self, event) -> None:  # noqa: N802
+        super().showEvent(event)
+        fit_to_screen(self)  # the frame's size is known once shown
 
     # ================================================================== state
     @property
@@ -357,11 +359,20 @@ class MainWindow(QMainWindow):
         self.shown_stamp = stamp
         self.frame = frame
         self.last_render_ms = ms
-        self._frame_times.append(time.monotonic())
+        self.frame_times.shown(ms)
+        seeds = self.grid_seeds()
+        self.canvas.set_tiles([f"seed {s}" for s in seeds] if seeds else None, grid_columns(len(seeds or [1])))
         self.semantics.frame_shown(stamp)
         if self.canvas.message and self._render_error_shown:
             self.canvas.set_message("")
             self._render_error_shown = False
+
+    def _tile_clicked(self, index: int) -> None:
+        """A click on a grid tile: that seed becomes the current image (the grid closes)."""
+        seeds = self.grid_seeds()
+        if seeds is not None and 0 <= index < len(seeds):
+            self.set_grid(False)
+            self.set_seed(seeds[index])
 
     def _on_render_failed(self, stamp: int, message: str) -> None:
         if stamp < self.shown_stamp:
@@ -378,28 +389,8 @@ class MainWindow(QMainWindow):
             self.device_status.setText(device_label(self.generator.device))
 
     def fps(self) -> float:
-        """Frames shown per second over the last second."""
-        now = time.monotonic()
-        recent = [t for t in self._frame_times if now - t <= 1.0]
-        if len(recent) < 2:
-            return float(len(recent))
-        return (len(recent) - 1) / max(recent[-1] - recent[0], 1e-6)
-
-    def _update_perf_label(self) -> None:
-        if self.shown_stamp == 0:
-            return
-        fps = self.fps()
-        rate = f"{fps:.0f} fps" if fps > 0 else "idle"
-        self.perf_label.setText(f"render {self.last_render_ms:.1f} ms · {rate}")
-
-    def _show_canvas_status(self) -> None:
-        c = self.canvas
-        if isinstance(c, RasterCanvas):
-            self.canvas_status.setText("raster canvas")
-            self.statusBar().showMessage(f"Using the {c.description}", 15_000)
-        else:
-            self.canvas_status.setText("OpenGL canvas")
-        self.canvas_status.setToolTip(c.description)
+        """Frames shown per second over the last `frame_times.RATE_WINDOW_S` seconds."""
+        return self.frame_times.rate()
 
     def _gl_failed(self, reason: str) -> None:
         """The GL canvas could not start: swap in the raster canvas with the same frame and message."""
@@ -411,11 +402,13 @@ class MainWindow(QMainWindow):
         if old.frame is not None:
             new.set_frame(old.frame)
         new.set_message(old.message)
+        new.on_painted = self.frame_times.displayed
+        new.tileClicked.connect(self._tile_clicked)
         self.canvas_holder.layout().replaceWidget(old, new)
         old.hide()
         old.deleteLater()
         self.canvas = new
-        self._show_canvas_status()
+        show_canvas_status(self)
 
     # ================================================================== messages
     def show_error(self, title: str, message: str, dialog: bool = False) -> None:
@@ -477,9 +470,18 @@ class MainWindow(QMainWindow):
             self.models.open_model(str(path))
 
     # ================================================================== closing
+    def request_quit(self) -> None:
+        """Model ▸ Quit: asks first when there are unsaved edits."""
+        if self.presets.confirm_quit():
+            self.close_confirmed = True
+            self.close()
+
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        if event.spontaneous() and not self.close_confirmed and not self.presets.confirm_quit():
+            event.ignore()  # the title bar's close button: the question decides
+            return
         self.closing = True
-        self._stats_timer.stop()
+        self.stats_timer.stop()
         self._message_timer.stop()
         self.runner.cancel_all()
         self.runner.wait_all(15_000)
@@ -489,8 +491,10 @@ class MainWindow(QMainWindow):
         self.settings.set("view/smooth", self.smooth)
         self.settings.set("window/geometry", self.saveGeometry())
         self.settings.set("window/splitter", self.splitter.saveState())
+        self.settings.set("view/slider_span", self.control_panel.span)
         self.settings.store.sync()
         self.presets.stop_autosave()
+        self.shortcuts.remove()
         super().closeEvent(event)
 
 

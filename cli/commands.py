@@ -17,7 +17,7 @@ import torch
 import models
 from models.bounded import set_memory_budget
 from editing import preset as presets
-from editing.export import ExportError, export_sweep_video, export_view_video, grid_image, strip_image, write_png
+from editing.export import ExportError, export_seed_walk_video, export_sweep_video, export_view_video, grid_image, strip_image, write_png
 from editing.preset import PresetError
 from editing.render import render_state
 from editing.state import EditState
@@ -243,8 +243,9 @@ def cmd_render(args) -> int:
 
 def cmd_export(args) -> int:
     out = out_file(args.out, (".mp4", ".png"))
-    if (args.control is None) == (args.view is None):
-        raise CliError("give --control I (a slider sweep) or --view AXIS (a StyleGAN3 view sweep), one of them")
+    if sum(x is not None for x in (args.control, args.view, args.walk)) != 1:
+        raise CliError("give one of --control I (a slider sweep), --view AXIS (a StyleGAN3 view sweep) "
+                       "or --walk S1,S2 (a seed walk)")
     if args.view is not None:
         if out.suffix.lower() != ".mp4":
             raise CliError("--view sweeps are videos; give an .mp4 --out")
@@ -260,6 +261,13 @@ def cmd_export(args) -> int:
         G, state, _fp, _src = build_state(args)
         a, b = args.sweep or (-3.0, 3.0)
         progress = TerminalProgress(enabled=not args.quiet and world.main)
+        if args.walk is not None:
+            if out.suffix.lower() != ".mp4":
+                raise CliError("a seed walk is a video: give an .mp4 --out")
+            if world.main:
+                export_seed_walk_video(G, state, args.walk, args.frames or 30, args.fps, out, progress=progress)
+            progress.finish()
+            return 0
         if out.suffix.lower() == ".png":
             steps = args.frames or 7
             image = strip_image(G, state, args.control, a, b, steps, progress=progress)

@@ -151,6 +151,17 @@ def control_list(text: str) -> list[int]:
     return out
 
 
+def seed_list(text: str) -> list[int]:
+    """``S1,S2[,…]``: at least two seeds (``--walk``)."""
+    try:
+        out = [int(p) for p in text.split(",") if p.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of seeds") from None
+    if len(out) < 2 or min(out) < 0:
+        raise argparse.ArgumentTypeError("a seed walk needs at least two seeds, none negative")
+    return out
+
+
 def _add_state_options(p: argparse.ArgumentParser, model_required: bool = False) -> None:
     p.add_argument("--model", help="registry name (see `main.py models`) or checkpoint path")
     p.add_argument("--preset", help="start from a preset JSON written by the GUI or --save-preset")
@@ -269,6 +280,9 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict]:
                    help="control index to sweep (several, comma-separated, for a strip image)")
     p.add_argument("--view", choices=("rotate", "translate-x", "translate-y"),
                    help="StyleGAN3: sweep the view instead of a control (video only; rotate 0 360 loops a full turn)")
+    p.add_argument("--walk", type=seed_list, metavar="S1,S2[,…]",
+                   help="instead of a sweep: an mp4 blending from seed to seed and back to the first "
+                        "(in W for StyleGANs, slerp in z otherwise); --frames per seed (default 30)")
     p.add_argument("--sweep", "--range", dest="sweep", nargs=2, type=finite_float, metavar=("A", "B"),
                    help="values swept from A to B (default: sliders -3 3; rotate 0 360 degrees; translate -0.25 0.25)")
     p.add_argument("--frames", type=positive_int, help="video frames (default 60), or strip columns (default 7)")

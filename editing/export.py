@@ -1,4 +1,4 @@
-"""Exports: PNG frames, strip images of control sweeps, and mp4 videos of sweeps.
+"""Exports: PNG frames, strip images of control sweeps, mp4 videos of sweeps and of looping seed walks.
 
 Every writer goes to a temporary file beside the target and renames it into place,
 so a failed or cancelled export leaves no partial file.
@@ -23,6 +23,7 @@ from methods.jobs import CancelFn, ProgressFn, check_cancel, never_cancel, no_pr
 from models.atomic import atomic_path
 from .parallel import render_in_order
 from .render import _frame_kernels, render_grid, state_latents, synthesize_latents, tile
+from .seeds import blend_base, walk
 from .state import EditState
 
 
@@ -174,6 +175,37 @@ def export_sweep_video(
             pass
         return len(values)
     return write_video(path, rendered, len(values), fps, progress, cancel)
+
+
+def walk_frames(
+    G, state: EditState, seeds: Sequence[int], frames_per_seed: int, batch: int = 8, cancel: CancelFn = never_cancel
+) -> Iterator[np.ndarray]:
+    """Frames ``uint8 [size, size, 3]`` of a looping seed walk (`editing.seeds.walk`) with ``state``'s edits."""
+    import torch
+
+    blends = list(walk(seeds, frames_per_seed))
+    for start in range(0, len(blends), batch):
+        check_cancel(cancel)
+        with torch.no_grad():
+            lats = torch.cat([state_latents(G, replace(state, latents=blend_base(G, state, b)))
+                              for b in blends[start : start + batch]])
+        yield from synthesize_latents(G, state, lats)
+
+
+def export_seed_walk_video(
+    G, state: EditState, seeds: Sequence[int], frames_per_seed: int, fps: float, path: str | Path,
+    progress: ProgressFn = no_progress, cancel: CancelFn = never_cancel,
+) -> int:
+    """An mp4 that walks through ``seeds`` (W blends for StyleGANs, z slerp otherwise) and loops
+    back to the first, with the state's edits, truncation and style mix on every frame."""
+    try:
+        count = len(seeds) * int(frames_per_seed)
+        frames = walk_frames(G, state, seeds, frames_per_seed, cancel=cancel)
+        if len(seeds) < 2 or frames_per_seed < 1:
+            list(walk(seeds, frames_per_seed))  # raises the reason
+    except ValueError as exc:
+        raise ExportError(str(exc)) from None
+    return write_video(path, frames, count, fps, progress, cancel)
 
 
 def strip_image(

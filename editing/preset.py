@@ -31,6 +31,7 @@ from methods.controls import ControlSet, ControlSetError, array_from_json, array
 
 from models.atomic import atomic_open
 from models.bounded import InputLimitError, is_integer, is_number, read_json_file
+from models.diagnose import json_problem
 from .state import BaseLatents, EditState
 
 FORMAT = "latent-studio.preset"
@@ -219,7 +220,7 @@ def load(path: str | Path) -> tuple[EditState, dict]:
     except OSError as exc:
         raise PresetError(f"{path.name} could not be read ({exc.strerror or type(exc).__name__})") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise PresetError(f"{path.name} is not valid JSON ({exc.__class__.__name__})") from None
+        raise PresetError(f"{path.name} is not valid JSON: {json_problem(exc)}") from None
     try:
         return from_json(obj)
     except PresetError as exc:

@@ -214,6 +214,27 @@ def render_state_and_labels(G, state: EditState, extractor) -> tuple[np.ndarray,
     return frame, labels.to(torch.uint8).cpu().numpy()
 
 
+def layer_activations(G, state: EditState, layer: str) -> np.ndarray:
+    """The activations at ``layer`` for the state's frame: ``float32 [C, H, W]`` on the host.
+
+    The same edited latents as `render_state` (one `Generator.features` call, which stops
+    after that layer).  ``"latent"`` gives the latents as one channel ``[1, L, D]``; a flat
+    layer ``[C]`` gives ``[C, 1, 1]``.
+    """
+    with torch.no_grad(), _reproducible_cpu():
+        lat = state_latents(G, state)
+        extra = {"noise_mode": state.noise_mode} if hasattr(G, "noise_mode") else {}
+        out = G.features(lat, [layer], classes=_classes(G, state, 1), truncation=state.truncation, **extra)[layer]
+    a = out[0].detach().float().cpu().numpy()
+    if layer == "latent" or a.ndim == 2 and a.shape == tuple(lat.shape[1:]):
+        return a[None]
+    if a.ndim == 1:
+        return a[:, None, None]
+    if a.ndim == 2:
+        return a[None]
+    return a.reshape(a.shape[0], a.shape[-2], a.shape[-1]) if a.ndim == 3 else a.reshape(-1, a.shape[-2], a.shape[-1])
+
+
 def render_grid(G, state: EditState, seeds: Sequence[int]) -> np.ndarray:
     """The same edits on several seeds in one batch: ``uint8 [len(seeds), size, size, 3]``.
 

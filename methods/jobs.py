@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Callable, Protocol
 
+from models.diagnose import error_sentence
+
 #: progress(fraction in [0, 1], message)
 ProgressFn = Callable[[float, str], None]
 #: cancel() -> True once the user asked to stop
@@ -40,9 +42,5 @@ def check_cancel(cancel: CancelFn) -> None:
 
 
 def error_line(exc: BaseException) -> str:
-    """An exception as one line for a person: ``file: reason`` for OS errors, else the first
-    line of its message, else its type name."""
-    if isinstance(exc, OSError) and exc.filename and exc.strerror:
-        return f"{exc.filename}: {exc.strerror}"
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
+    """An exception as one line for a person (`models.diagnose.error_sentence`: never its class name)."""
+    return error_sentence(exc)

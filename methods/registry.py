@@ -14,6 +14,12 @@ class MethodSpec:
     config: type  # a frozen dataclass of options with defaults
     help: dict[str, str]  # option -> one line
     run: Callable  # run(G, config, progress, cancel) -> ControlSet
+    title: str = ""  # the method's proper name for people ("SeFa"); the registry key when empty
+    paper: str = ""  # authors, title, venue of the paper it follows
+
+    @property
+    def display_name(self) -> str:
+        return self.title or self.name
 
     def options(self) -> list[tuple[str, type, Any, str]]:
         """(name, type, default, help) of every option."""
@@ -31,6 +37,8 @@ METHODS: dict[str, MethodSpec] = {
         ganspace.GANSpaceConfig,
         ganspace.HELP,
         ganspace.discover,
+        title="GANSpace",
+        paper="Härkönen, Hertzmann, Lehtinen, Paris: GANSpace: Discovering Interpretable GAN Controls (NeurIPS 2020)",
     ),
     "sefa": MethodSpec(
         "sefa",
@@ -38,6 +46,8 @@ METHODS: dict[str, MethodSpec] = {
         sefa.SeFaConfig,
         sefa.HELP,
         sefa.discover,
+        title="SeFa",
+        paper="Shen, Zhou: Closed-Form Factorization of Latent Semantics in GANs (CVPR 2021)",
     ),
     "lsd": MethodSpec(
         "lsd",
@@ -45,6 +55,8 @@ METHODS: dict[str, MethodSpec] = {
         vocab.LSDConfig,
         vocab.LSD_HELP,
         vocab.discover_lsd,
+        title="Layer-selective directions",
+        paper="Schwettmann, Hernandez, Bau, Klein, Andreas, Torralba: Toward a Visual Concept Vocabulary for GAN Latent Space (ICCV 2021)",
     ),
 }
 
@@ -58,6 +70,8 @@ METHODS.update({
         latentclr.LatentCLRConfig,
         latentclr.HELP,
         latentclr.discover,
+        title="LatentCLR",
+        paper="Yüksel, Simsar, Er, Yanardag: LatentCLR: A Contrastive Learning Approach for Unsupervised Discovery of Interpretable Directions (ICCV 2021)",
     ),
     "warped": MethodSpec(
         "warped",
@@ -65,6 +79,8 @@ METHODS.update({
         warped.WarpedConfig,
         warped.HELP,
         warped.discover,
+        title="WarpedGANSpace",
+        paper="Tzelepis, Tzimiropoulos, Patras: WarpedGANSpace: Finding Non-linear RBF Paths in GAN Latent Space (ICCV 2021)",
     ),
     "voynov": MethodSpec(
         "voynov",
@@ -72,6 +88,8 @@ METHODS.update({
         voynov.VoynovConfig,
         voynov.HELP,
         voynov.discover,
+        title="Voynov–Babenko",
+        paper="Voynov, Babenko: Unsupervised Discovery of Interpretable Directions in the GAN Latent Space (ICML 2020)",
     ),
 })
 

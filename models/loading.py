@@ -13,6 +13,7 @@ import argparse
 import hashlib
 import json
 import pickle
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -22,6 +23,7 @@ import torch
 from .base import Generator, LoadError
 from .bounded import InputLimitError, quote_name, read_json_file, safe_torch_load
 from .nvidia_pickle import SNIFF_BYTES, looks_like_nvidia_pickle, read_snapshot
+from .diagnose import diagnose_checkpoint, error_sentence, json_problem, pickle_problem, truncation_sentence
 from .registry import REGISTRY
 
 #: (family name, test on the loaded object, builder(obj, path, device, name, fingerprint))
@@ -79,6 +81,9 @@ def read_checkpoint(path: Path) -> Any:
         raise LoadError(f"{path} is empty")
     if looks_like_nvidia_pickle(_head(path, SNIFF_BYTES)):
         return read_snapshot(path)
+    problem = diagnose_checkpoint(path)
+    if problem is not None:
+        raise LoadError(problem)
     try:
         # rosinality's train.py stores its argparse.Namespace under 'args': a plain
         # attribute bag, the one non-tensor class allowed besides weights_only's own.
@@ -86,6 +91,8 @@ def read_checkpoint(path: Path) -> Any:
         return safe_torch_load(path, what=path.name, allowed=[argparse.Namespace])
     except InputLimitError as exc:
         raise LoadError(str(exc)) from None
+    except EOFError:
+        raise LoadError(truncation_sentence(path)) from None
     except pickle.UnpicklingError as exc:
         text = str(exc)
         if "dnnlib" in text or "tflib" in text:
@@ -93,12 +100,16 @@ def read_checkpoint(path: Path) -> Any:
                 f"{path.name} is an NVIDIA/TensorFlow pickle (dnnlib.tflib, from the original StyleGAN/StyleGAN2), "
                 "which holds code; convert it with NVIDIA's legacy.py to a PyTorch snapshot first"
             ) from None
-        raise LoadError(
-            f"{path.name} holds pickled objects other than tensors, so it is not loaded (only plain weights are safe to open)"
-        ) from None
+        if "truncated" in text or "ran out of input" in text.lower():
+            raise LoadError(truncation_sentence(path)) from None
+        if "global" in text.lower():  # inside a PyTorch archive: torch names the class
+            raise LoadError(
+                f"{path.name} holds pickled objects other than tensors, so it is not loaded (only plain weights are safe to open)"
+            ) from None
+        problem = pickle_problem(path) if not zipfile.is_zipfile(path) else None
+        raise LoadError(problem or f"{path.name} is not a checkpoint (its pickle holds no plain weights)") from None
     except Exception as exc:  # noqa: BLE001 - any failure to parse a stranger's file is a LoadError
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise LoadError(f"{path.name} is not a readable PyTorch checkpoint (it may be truncated): {first}") from None
+        raise LoadError(f"{path.name} is not a readable PyTorch checkpoint ({error_sentence(exc)})") from None
 
 
 def _is_json_file(path: Path) -> bool:
@@ -134,10 +145,10 @@ def read_config(path: Path) -> dict:
         raw = read_json_file(path, max_bytes=1 << 20)
     except InputLimitError as exc:
         raise LoadError(str(exc)) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise LoadError(f"{path.name} could not be read ({type(exc).__name__})") from None
-    except json.JSONDecodeError as exc:
-        raise LoadError(f"{path.name} is not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    except OSError as exc:
+        raise LoadError(f"{path.name} could not be read ({error_sentence(exc)})") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise LoadError(f"{path.name} is not valid JSON: {json_problem(exc)}") from None
     if not isinstance(raw, dict):
         raise LoadError(f"{path.name} holds a JSON {type(raw).__name__}, not the object a model config is")
     return raw
@@ -145,9 +156,10 @@ def read_config(path: Path) -> dict:
 
 def read_configured(config: Path, weights: Path) -> ConfiguredCheckpoint:
     """Config + weights -> `ConfiguredCheckpoint` (the weights read like any checkpoint)."""
+    cfg = read_config(config)
     if not weights.is_file():
         raise LoadError(f"{config.name} has no {weights.name} beside it in {config.parent}; put the weights file there")
-    return ConfiguredCheckpoint(read_config(config), read_checkpoint(weights), config, weights)
+    return ConfiguredCheckpoint(cfg, read_checkpoint(weights), config, weights)
 
 
 def load_generator(spec: str | Path, device: torch.device | str = "cpu") -> Generator:

@@ -172,6 +172,15 @@ def test_export_writes_an_mp4_with_the_requested_frames_and_size(controls, tmp_p
     assert (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))) == (96, 96)
 
 
+def test_export_walk_writes_a_looping_seed_walk_and_refuses_one_seed(tmp_path):
+    out = tmp_path / "walk.mp4"
+    r = cli("export", "--model", "dcgan-faces", "--walk", "3,8", "--frames", "4", "--fps", "8", "--quiet", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert int(cv2.VideoCapture(str(out)).get(cv2.CAP_PROP_FRAME_COUNT)) == 8
+    bad = cli("export", "--model", "dcgan-faces", "--walk", "3", "--out", str(tmp_path / "w.mp4"))
+    assert bad.returncode == 2 and "two seeds" in bad.stderr and "Traceback" not in bad.stderr
+
+
 def test_export_to_png_writes_a_strip_of_several_controls(controls, tmp_path):
     out = tmp_path / "strip.png"
     r = cli("export", "--model", "dcgan-faces", "--controls", str(controls), "--control", "0,1", "--frames", "4",
@@ -198,7 +207,7 @@ def test_export_to_png_writes_a_strip_of_several_controls(controls, tmp_path):
         (["discover", "--model", "dcgan-faces", "--method", "magic", "--out", "{tmp}/c.npz"], "invalid choice"),
         (["export", "--model", "dcgan-faces", "--controls", "{controls}", "--control", "0", "--out", "{tmp}/v.avi"], "expected a .mp4 or .png"),
         (["export", "--model", "dcgan-faces", "--controls", "{controls}", "--control", "0,1", "--out", "{tmp}/v.mp4"], "sweeps one control"),
-        (["render", "--model", "{bad_model}", "--out", "{tmp}/x.png"], "not a readable PyTorch checkpoint"),
+        (["render", "--model", "{bad_model}", "--out", "{tmp}/x.png"], "truncated at byte"),
     ],
     ids=["model", "controls-missing", "set-index", "layer-range", "set-value", "out-suffix", "out-folder", "preset-suffix", "preset",
          "class", "device", "layer", "method", "export-suffix", "video-controls", "corrupt-checkpoint"],

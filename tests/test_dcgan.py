@@ -93,7 +93,7 @@ def test_dcgan_configuration_is_inferred_from_any_tutorial_state_dict(tmp_path):
     [
         (lambda p: None, "nor an existing file"),
         (lambda p: p.write_bytes(b""), "is empty"),
-        (lambda p: p.write_bytes(b"this is not a checkpoint at all"), "not a readable PyTorch checkpoint"),
+        (lambda p: p.write_bytes(b"this is not a checkpoint at all"), "is not a checkpoint"),
         (lambda p: torch.save({"hello": torch.zeros(3)}, p), "no layout Latent Studio knows"),
         (lambda p: torch.save({"main.0.weight": torch.zeros(100, 8, 3, 3), "main.3.weight": torch.zeros(8, 3, 3, 3)}, p), "kernel"),
         (lambda p: torch.save({"main.0.weight": torch.zeros(100, 8, 4, 4), "main.3.weight": torch.zeros(9, 3, 4, 4)}, p), "takes 9 channels"),

@@ -97,3 +97,36 @@ def test_window_uses_opengl_on_a_real_display_and_shows_the_rendered_frame(qtbot
     r = w.canvas.device_image_rect()
     drawn = shot[r.y() : r.y() + r.height(), r.x() : r.x() + r.width()]
     np.testing.assert_array_equal(drawn, cv2.resize(frame, (r.width(), r.height()), interpolation=cv2.INTER_NEAREST))
+
+
+def test_gl_canvas_draws_messages_as_cleanly_as_the_raster_canvas(qtbot, display, generator):  # noqa: F811
+    """Text over a GL frame after several uploads (the case that garbled it) matches the raster canvas's."""
+    from app.canvas import RasterCanvas
+
+    frame = render_state(generator, EditState(model="dcgan-faces", seed=3))
+    gl, raster = make_canvas(), RasterCanvas()
+    assert isinstance(gl, GLCanvas), f"no OpenGL here: {gl.description}"
+    for c in (gl, raster):
+        qtbot.addWidget(c)
+        c.resize(420, 300)
+        c.show()
+        qtbot.waitExposed(c)
+    qtbot.waitUntil(lambda: gl.gl_version != "", timeout=5000)
+    message = "Could not render this frame:\nthe quick brown fox jumps over the lazy dog 0123456789"
+    for seed in (3, 4, 5):  # uploads between glyph-cache fills
+        frame = render_state(generator, EditState(model="dcgan-faces", seed=seed))
+        for c in (gl, raster):
+            c.set_frame(frame)
+            c.set_message(message)
+        gl_shot = qimage_to_rgb(gl.grabFramebuffer()).astype(int)
+    raster_shot = qimage_to_rgb(raster.grab().toImage()).astype(int)
+    h = min(gl_shot.shape[0], raster_shot.shape[0])
+    bright_gl = (gl_shot[:h] > 200).all(axis=2)  # the message's light text
+    bright_raster = (raster_shot[:h] > 200).all(axis=2)
+    assert bright_raster.sum() > 200, "the raster canvas drew the text"
+    # the two paint engines may place the text a pixel apart: best overlap within ±2 px
+    overlap = max(
+        (np.roll(bright_gl, (dy, dx), axis=(0, 1)) & bright_raster).sum()
+        / max(1, (np.roll(bright_gl, (dy, dx), axis=(0, 1)) | bright_raster).sum())
+        for dy in range(-2, 3) for dx in range(-2, 3))
+    assert overlap > 0.9, f"only {overlap:.0%} of the text's pixels match the raster canvas's: the GL text is garbled"

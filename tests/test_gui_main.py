@@ -72,4 +72,4 @@ def test_an_exception_escaping_a_slot_is_shown_in_the_window_not_fatal(qtbot, mo
         raise RuntimeError("boom")
     except RuntimeError as exc:
         sys.excepthook(type(exc), exc, exc.__traceback__)
-    assert w.errors == [("Unexpected error", "RuntimeError: boom")]
+    assert w.errors == [("Unexpected error", "boom")]

@@ -152,7 +152,7 @@ def test_training_reports_progress_and_can_be_cancelled(faces, train_set):
     ext = train_extractor(faces, *train_set, PROXY_CLASSES, config=TrainConfig(epochs=2, steps_per_epoch=1),
                           progress=lambda f, m: seen.append(f))
     assert seen[0] == 0.0 and seen[-1] == 1.0 and seen == sorted(seen)
-    assert ext.colors[:3] == [(0, 0, 0), (230, 170, 140), (120, 70, 30)]  # default palette without colours
+    assert ext.colors[:3] == [(0, 0, 0), (255, 40, 200), (120, 70, 30)]  # default palette without colours
     assert all(p.grad is None for p in ext.net.parameters())  # no stale gradients held by the result
     calls = iter(range(100))
     with pytest.raises(Cancelled):

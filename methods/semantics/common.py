@@ -11,8 +11,10 @@ IGNORE = 255
 MAX_CLASSES = 255
 
 #: colours (RGB) given to classes that have none; class 0 (background) is black
+#: the first class after the background is saturated magenta, visible on faces (a skin
+#: tone here made the default "object" class invisible on them)
 DEFAULT_COLORS: tuple[tuple[int, int, int], ...] = (
-    (0, 0, 0), (230, 170, 140), (120, 70, 30), (250, 240, 120), (70, 140, 230), (220, 60, 60),
+    (0, 0, 0), (255, 40, 200), (120, 70, 30), (250, 240, 120), (70, 140, 230), (220, 60, 60),
     (60, 190, 90), (170, 90, 210), (240, 140, 40), (40, 200, 200), (255, 255, 255), (130, 130, 130),
     (200, 120, 170), (110, 110, 40), (20, 80, 120), (160, 220, 120),
 )

@@ -3,7 +3,7 @@
 A mask folder holds ``labels.json``::
 
     {"classes": ["background", "skin", …],            # class 0 is the background
-     "colors": [[0, 0, 0], [230, 170, 140], …],         # optional, RGB per class
+     "colors": [[0, 0, 0], [255, 40, 200], …],         # optional, RGB per class
      "truncation": 0.7,                                 # optional: psi applied to seed items
      "items": [{"seed": 12, "mask": "mask_0000.png"},
                {"latents": "latents_0001.npy", "mask": "mask_0001.png"}, …]}
@@ -28,6 +28,7 @@ import torch
 
 from models.atomic import atomic_open, atomic_path
 from models.bounded import InputLimitError, read_image, read_json_file, read_npy
+from models.diagnose import json_problem
 
 from .common import IGNORE, SemanticsError, check_classes, check_colors, default_colors
 
@@ -223,7 +224,7 @@ def read_mask_folder(path: str | Path, G=None) -> MaskFolder:
     except InputLimitError as exc:
         raise SemanticsError(str(exc)) from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SemanticsError(f"{labels} is not valid JSON ({exc.__class__.__name__})") from None
+        raise SemanticsError(f"{labels} is not valid JSON: {json_problem(exc)}") from None
     if not isinstance(doc, dict):
         raise SemanticsError(f"{labels} must hold a JSON object with 'classes' and 'items'")
     classes = check_classes(doc.get("classes"), str(labels))
