@@ -221,7 +221,7 @@ def layer_activations(G, state: EditState, layer: str) -> np.ndarray:
     after that layer).  ``"latent"`` gives the latents as one channel ``[1, L, D]``; a flat
     layer ``[C]`` gives ``[C, 1, 1]``.
     """
-    with torch.no_grad(), _reproducible_cpu():
+    with torch.no_grad(), _frame_kernels(G):
         lat = state_latents(G, state)
         extra = {"noise_mode": state.noise_mode} if hasattr(G, "noise_mode") else {}
         out = G.features(lat, [layer], classes=_classes(G, state, 1), truncation=state.truncation, **extra)[layer]
