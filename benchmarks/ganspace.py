@@ -52,11 +52,14 @@ def main() -> None:
     ap.add_argument("--components", type=int, default=40)
     ap.add_argument("--layer", default="")
     ap.add_argument("--estimators", default="auto,exact,incremental", help="comma-separated: auto, exact, incremental")
+    ap.add_argument("--no-cpu", action="store_true", help="time only CUDA (e.g. 10^6 samples in cuda_suite.sh)")
     args = ap.parse_args()
     estimators = [e for e in args.estimators.split(",") if e]
     cfg = GANSpaceConfig(layer=args.layer, samples=args.samples, components=args.components)
     result = {"benchmark": "ganspace", "model": args.model, "samples": args.samples, "components": args.components,
-              "machine": machine(), "cpu": measure(args.model, "cpu", cfg, estimators)}
+              "machine": machine()}
+    if not args.no_cpu:
+        result["cpu"] = measure(args.model, "cpu", cfg, estimators)
     if torch.cuda.is_available():
         result["cuda"] = measure(args.model, "cuda", cfg, estimators)
     print(json.dumps(result))
