@@ -42,10 +42,11 @@ def register(sub) -> dict:
     common(q)
     q.add_argument("--masks", required=True, help="mask folder (labels.json + PNG masks)")
     q.add_argument("--kind", choices=["lse", "nse1", "nse2"], default="lse", help="extractor (default lse, the linear one)")
-    q.add_argument("--epochs", type=positive_int, default=None, help="epochs (default 20)")
+    q.add_argument("--epochs", type=positive_int, default=None, help="epochs (default 20; an LSE on a DCGAN 100)")
     q.add_argument("--steps", type=positive_int, default=None, help="optimiser steps per epoch (default 8)")
-    q.add_argument("--lr", type=positive_float, default=None, help="Adam learning rate (default 0.01)")
-    q.add_argument("--layers", help="comma-separated feature layers (default: all feature maps before the image)")
+    q.add_argument("--lr", type=positive_float, default=None, help="Adam learning rate (default 0.01; an LSE on a DCGAN 0.05)")
+    q.add_argument("--layers", help="comma-separated feature layers (default: all feature maps before the image; "
+                   "an LSE on a DCGAN the two finest)")
     q.add_argument("--layer-weights", choices=["none", "softplus", "sigmoid"], default="none",
                    help="how layers are combined (default none: a plain sum, the few-shot setting)")
     q.add_argument("--no-class-weights", action="store_true", help="do not up-weight rare classes")
@@ -145,7 +146,7 @@ def cmd_train(args) -> int:
         raise CliError(f"{args.masks} lists no masks")
     G = _load(args)
     folder.check(G)
-    defaults = TrainConfig()
+    defaults = TrainConfig.defaults(args.kind, G)
     lr = args.lr if args.lr is not None else defaults.lr
     layers = tuple(n.strip() for n in args.layers.split(",") if n.strip()) if args.layers else None
     config = TrainConfig(

@@ -491,3 +491,37 @@ def test_cli_errors_are_one_line_exit_2_and_write_nothing(faces, lse, tmp_path, 
         assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["full", "m", "s.pt", "target.png"]
     assert [p.name for p in (tmp_path / "full").iterdir()] == ["x"]
+
+
+def test_lse_defaults_on_a_dcgan_read_its_two_finest_layers_for_longer(faces, train_set):
+    """The generalisation study's choice (benchmarks/lse_generalisation.py): block1/block2 are memorised."""
+    cfg = TrainConfig.defaults("lse", faces)
+    assert (cfg.epochs, cfg.lr, cfg.layers) == (100, 0.05, None)
+    assert TrainConfig.defaults("nse1", faces) == TrainConfig(kind="nse1")
+    ext = train_extractor(faces, *train_set, PROXY_CLASSES, config=TrainConfig(kind="lse", epochs=1, steps_per_epoch=1))
+    assert ext.layers == ["block3", "block4"]
+    nse = train_extractor(faces, *train_set, PROXY_CLASSES, config=TrainConfig(kind="nse1", epochs=1, steps_per_epoch=1))
+    assert nse.layers == ["block1", "block2", "block3", "block4"]
+
+
+def test_feature_normalisation_is_folded_into_a_linear_head(faces, train_set):
+    from methods.semantics.training import _fold_scales
+
+    ext = train_extractor(faces, *train_set, PROXY_CLASSES, config=TrainConfig(kind="lse", epochs=1, steps_per_epoch=1))
+    feats = [torch.randn(2, d, 4, 4) * (1 + torch.arange(d).float()[None, :, None, None]) for d in ext.dims]
+    scales = [f.std(dim=(0, 2, 3), keepdim=True) for f in feats]
+    with torch.no_grad():
+        before = ext.logits_from_features([f / s for f, s in zip(feats, scales)])
+        _fold_scales(ext.net, scales)
+        after = ext.logits_from_features(feats)
+    torch.testing.assert_close(after, before, atol=1e-4, rtol=1e-4)
+    normed = train_extractor(faces, *train_set, PROXY_CLASSES,
+                             config=TrainConfig(kind="lse", epochs=2, steps_per_epoch=2, feature_norm=True, weight_decay=1e-2))
+    assert isinstance(normed.net.heads[0], torch.nn.Conv2d)  # still one 1x1 conv per layer: linear
+
+
+def test_early_stopping_keeps_the_best_epoch_on_the_held_out_shot(faces, train_set):
+    ext = train_extractor(faces, *train_set, PROXY_CLASSES, config=TrainConfig(kind="lse", epochs=3, steps_per_epoch=2, holdout=1))
+    assert 0 <= ext.info["holdout_miou"] <= 1
+    with pytest.raises(SemanticsError, match="leaves none to train on"):
+        train_extractor(faces, *train_set, PROXY_CLASSES, config=TrainConfig(holdout=len(train_set[0])))
