@@ -9,29 +9,32 @@ import json
 import math
 import os
 import sys
+import warnings
 from dataclasses import replace
 from pathlib import Path
 
 import torch
 
 import models
+from models.atomic import write_files_atomic
 from models.bounded import set_memory_budget
 from editing import preset as presets
-from editing.export import ExportError, export_seed_walk_video, export_sweep_video, export_view_video, grid_image, strip_image, write_png
+from editing.export import ExportError, encode_png, export_seed_walk_video, export_sweep_video, export_view_video, grid_image, strip_image, write_png
 from editing.preset import PresetError
 from editing.render import render_state
 from editing.state import EditState
 from methods import distributed
 from methods.cache import discover_cached
 from methods.controls import ControlSet, ControlSetError, validate_range
-from methods.jobs import Cancelled, MethodError, error_line
+from methods.jobs import Cancelled, MethodError, error_line, log_traceback, one_line
 from methods.paper_settings import PAPER_METHODS, paper_settings
 from methods.registry import METHODS, MethodSpec
 
+from .limits import LimitError, check_images_fit, refuse_output_onto_input
 from .parser import CliError, build_parser, out_file
 from .progress import TerminalProgress
 
-USER_ERRORS = (models.LoadError, ControlSetError, PresetError, ExportError, MethodError, CliError)
+USER_ERRORS = (LimitError, models.LoadError, ControlSetError, PresetError, ExportError, MethodError, CliError)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -126,6 +129,8 @@ def cmd_discover(args) -> int:
         G = models.load_generator(args.model, distributed.device())
         if getattr(args, "settings", "quick") == "paper":
             spec, config = discover_config(args, G)
+        if getattr(config, "batch", None):
+            check_images_fit(int(config.batch), G.resolution, f"--batch {config.batch}")
         progress = TerminalProgress(enabled=not args.quiet and world.main)  # rank 0 reports for all
         if world.active:
             # Every rank must run the same steps: no cache (rank 0's could hit alone) and no
@@ -229,15 +234,18 @@ def cmd_render(args) -> int:
     with distributed.session(resolve_device(args.device)) as world:  # a grid is split over torchrun's ranks
         G, state, fp, source = build_state(args)
         if args.grid:
+            check_images_fit(args.grid, max(state.size or G.resolution, G.resolution), f"--grid {args.grid}")
             cols = math.ceil(math.sqrt(args.grid))
             image = grid_image(G, state, list(range(state.seed, state.seed + args.grid)), cols)
         else:
             image = render_state(G, state) if world.main else None
         if not world.main:
             return 0
-        write_png(out, image)
-        if args.save_preset:
-            presets.save(args.save_preset, state, fp, controls_source=source)
+        if args.save_preset:  # both files or neither (a full disk must not leave the PNG alone)
+            text = presets.dumps(state, fp, Path(args.save_preset).stem, source)
+            write_files_atomic({out: encode_png(image), args.save_preset: text.encode("utf-8")})
+        else:
+            write_png(out, image)
     return 0
 
 
@@ -314,9 +322,12 @@ def run(argv: list[str]) -> int:
         return 0
     try:
         set_memory_budget(getattr(args, "max_memory", None))
-        return {**COMMANDS, **extra}[args.command](args)
+        refuse_output_onto_input(args)
+        with warnings.catch_warnings():  # library warnings would add lines to the one-line promise
+            warnings.simplefilter("ignore")
+            return {**COMMANDS, **extra}[args.command](args)
     except USER_ERRORS as exc:
-        sys.stderr.write(f"error: {_rank_prefix()}{exc}\n")
+        sys.stderr.write(f"error: {_rank_prefix()}{one_line(str(exc))}\n")
         return 2
     except distributed.PeerFailed as exc:
         sys.stderr.write(f"error: {_rank_prefix()}{exc}\n")
@@ -329,7 +340,13 @@ def run(argv: list[str]) -> int:
         return 130
     except (OSError, ValueError, KeyError, TypeError) as exc:
         # Files that cannot be written, options that do not fit a method (e.g. a bad layer name)
-        sys.stderr.write(f"error: {error_line(exc)}\n")
+        sys.stderr.write(f"error: {_rank_prefix()}{error_line(exc)}\n")
+        return 2
+    except Exception as exc:  # noqa: BLE001 - MemoryError, RuntimeError, cv2.error, RecursionError, …
+        # Whatever its type, one line on the terminal; the traceback goes to the error log.
+        log = log_traceback(exc, " ".join(argv[:1]))
+        where = f" (details in {log})" if log is not None else ""
+        sys.stderr.write(f"error: {_rank_prefix()}{error_line(exc)}{where}\n")
         return 2
 
 

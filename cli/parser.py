@@ -8,6 +8,9 @@ from pathlib import Path
 from typing import Any, NoReturn, Sequence
 
 from methods.registry import METHODS
+from models.bounded import quote_name
+
+from .limits import MAX_BATCH, MAX_COUNT, MAX_FPS, MAX_FRAMES, MAX_SIZE, MIN_FPS
 
 
 class CliError(Exception):
@@ -18,7 +21,9 @@ class OneLineParser(argparse.ArgumentParser):
     """argparse with errors as a single line on stderr (exit status 2), never a usage dump."""
 
     def error(self, message: str) -> NoReturn:
-        sys.stderr.write(f"{self.prog}: error: {message} (see --help)\n")
+        from methods.jobs import one_line
+
+        sys.stderr.write(f"{self.prog}: error: {one_line(message)} (see --help)\n")
         sys.exit(2)
 
 
@@ -76,11 +81,15 @@ def set_layers(text: str) -> tuple[int, tuple[int, int]]:
 
 def nonneg_int(text: str) -> int:
     try:
-        v = int(text)
+        v = int(text) if len(text) <= 40 else None
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        v = None
+    if v is None:
+        raise argparse.ArgumentTypeError(f"{quote_name(text, 40)} is not an integer") from None
     if v < 0:
         raise argparse.ArgumentTypeError(f"{text} must not be negative")
+    if v >= 1 << 63:
+        raise argparse.ArgumentTypeError(f"{text} is larger than a 64-bit integer")
     return v
 
 
@@ -88,6 +97,33 @@ def positive_int(text: str) -> int:
     v = nonneg_int(text)
     if v == 0:
         raise argparse.ArgumentTypeError("must be at least 1")
+    if v > MAX_COUNT:
+        raise argparse.ArgumentTypeError(f"{v} is more than {MAX_COUNT:,} (the most any count option takes)")
+    return v
+
+
+def bounded_int(maximum: int, what: str):
+    """A converter for positive integers of at most ``maximum`` (``what`` names the unit)."""
+    def convert(text: str) -> int:
+        v = positive_int(text)
+        if v > maximum:
+            raise argparse.ArgumentTypeError(f"{v} {what} is more than the {maximum:,} accepted")
+        return v
+    convert.__name__ = "int"
+    return convert
+
+
+def fps_value(text: str) -> float:
+    v = positive_float(text)
+    if not MIN_FPS <= v <= MAX_FPS:
+        raise argparse.ArgumentTypeError(f"{text} frames per second is outside {MIN_FPS:g} to {MAX_FPS:g}")
+    return v
+
+
+def image_size(text: str) -> int:
+    v = positive_int(text)
+    if not 8 <= v <= MAX_SIZE:
+        raise argparse.ArgumentTypeError(f"{v} px is outside 8 to {MAX_SIZE} pixels")
     return v
 
 
@@ -177,7 +213,7 @@ def _add_state_options(p: argparse.ArgumentParser, model_required: bool = False)
     p.add_argument("--noise", choices=["fixed", "random", "zero"], help="noise inputs of StyleGAN-like models")
     p.add_argument("--mix-seed", type=nonneg_int, help="style mixing: take --mix-layers from this seed")
     p.add_argument("--mix-layers", type=layer_range, metavar="A:B", help="per-layer latents taken from --mix-seed")
-    p.add_argument("--size", type=positive_int, help="output edge in pixels (default: the model's resolution)")
+    p.add_argument("--size", type=image_size, help=f"output edge in pixels, 8 to {MAX_SIZE} (default: the model's resolution)")
     p.add_argument("--translate", nargs=2, type=finite_float, metavar=("TX", "TY"),
                    help="StyleGAN3 only: move the view by TX, TY (the input's units, as in NVIDIA's viewer)")
     p.add_argument("--rotate", type=finite_float, metavar="DEG", help="StyleGAN3 only: rotate the view by DEG degrees")
@@ -198,6 +234,21 @@ def discover_options() -> dict[str, tuple[type, list[tuple[str, Any, str]]]]:
                 raise TypeError(f"option {name!r} is {known.__name__} in {uses[0][0]} but {typ.__name__} in {spec.name}")
             uses.append((spec.name, default, text))
     return out
+
+
+def _method_int(name: str):
+    """Discover's integer options: seeds and indices as integers, batches and counts bounded."""
+    if name in ("seed", "class_index"):
+        return int
+    if name == "batch":
+        return bounded_int(MAX_BATCH, "images per batch")
+    def convert(text: str) -> int:
+        v = nonneg_int(text)
+        if v > MAX_COUNT:
+            raise argparse.ArgumentTypeError(f"{v} is more than {MAX_COUNT:,} (the most any count option takes)")
+        return v
+    convert.__name__ = "int"
+    return convert
 
 
 def option_help(uses: Sequence[tuple[str, Any, str]]) -> str:
@@ -256,7 +307,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict]:
     p.add_argument("--quiet", action="store_true", help="no progress output")
     # default None: an option left out keeps the chosen method's own default (cmd_discover)
     for name, (typ, uses) in discover_options().items():
-        conv = {int: int, float: finite_float, str: str, bool: boolean}[typ]
+        conv = {int: _method_int(name), float: finite_float, str: str, bool: boolean}[typ]
         p.add_argument(f"--{name.replace('_', '-')}", dest=name, type=conv, default=None,
                        help=option_help(uses).replace("%", "%%"))
 
@@ -285,8 +336,9 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict]:
                         "(in W for StyleGANs, slerp in z otherwise); --frames per seed (default 30)")
     p.add_argument("--sweep", "--range", dest="sweep", nargs=2, type=finite_float, metavar=("A", "B"),
                    help="values swept from A to B (default: sliders -3 3; rotate 0 360 degrees; translate -0.25 0.25)")
-    p.add_argument("--frames", type=positive_int, help="video frames (default 60), or strip columns (default 7)")
-    p.add_argument("--fps", type=positive_float, default=30.0, help="frames per second of the video (default 30)")
+    p.add_argument("--frames", type=bounded_int(MAX_FRAMES, "frames"),
+                   help=f"video frames (default 60, at most {MAX_FRAMES:,}), or strip columns (default 7)")
+    p.add_argument("--fps", type=fps_value, default=30.0, help=f"frames per second of the video ({MIN_FPS:g} to {MAX_FPS:g}; default 30)")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.add_argument("--out", required=True, help=".mp4 video (A→B→A loop) or .png strip (A→B)")
 

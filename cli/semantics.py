@@ -22,7 +22,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from models.bounded import InputLimitError, quote_name, read_npy
+from models.bounded import InputLimitError, format_bytes, memory_budget, quote_name, read_npy
+
+from .limits import check_images_fit
 
 from .parser import CliError, OneLineParser, finite_float, nonneg_int, out_file, positive_float, positive_int
 
@@ -190,6 +192,12 @@ def cmd_sample(args) -> int:
     G = _load(args)
     _attach(ext, G)
     target = _target(args, G, ext)
+    # SCS draws count × init z at once, then renders count images per candidate
+    check_images_fit(args.count, G.resolution, f"--count {args.count}")
+    need = args.count * args.init * G.z_dim * 4
+    if need > memory_budget():
+        raise CliError(f"--count {args.count} × --init {args.init} would need {format_bytes(need)} of latents, "
+                       f"more than the {format_bytes(memory_budget())} limit")
     psi = args.truncation if args.truncation is not None else G.default_truncation
     config = SCSConfig(count=args.count, n_init=args.init, n_iter=args.iterations, lr=args.lr,
                        strategy=args.strategy, truncation=psi, seed=args.seed)

@@ -10,6 +10,8 @@ the image builders).
 """
 from __future__ import annotations
 
+import math
+import os
 from dataclasses import replace
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
@@ -20,7 +22,7 @@ import numpy as np
 from methods import distributed
 from methods.jobs import CancelFn, ProgressFn, check_cancel, never_cancel, no_progress
 
-from models.atomic import atomic_path
+from models.atomic import atomic_path, write_bytes_atomic
 from .parallel import render_in_order
 from .render import _frame_kernels, render_grid, state_latents, synthesize_latents, tile
 from .seeds import blend_base, walk
@@ -31,11 +33,18 @@ class ExportError(ValueError):
     """An export could not be written; one sentence for the user."""
 
 
+def encode_png(frame: np.ndarray) -> bytes:
+    """``uint8 [H, W, 3]`` RGB -> PNG bytes (encoded in memory: a failed disk write is then our
+    OSError with a sentence, not libpng's line on stderr)."""
+    ok, buf = cv2.imencode(".png", np.ascontiguousarray(frame[:, :, ::-1]))
+    if not ok:
+        raise ExportError("the frame could not be encoded as PNG")
+    return buf.tobytes()
+
+
 def write_png(path: str | Path, frame: np.ndarray) -> None:
     """``uint8 [H, W, 3]`` RGB -> PNG, atomically."""
-    with atomic_path(path, suffix=".png") as tmp:
-        if not cv2.imwrite(str(tmp), np.ascontiguousarray(frame[:, :, ::-1])):
-            raise ExportError(f"could not write {path}")
+    write_bytes_atomic(path, encode_png(frame))
 
 
 def read_png(path: str | Path) -> np.ndarray:
@@ -127,6 +136,35 @@ def export_view_video(
     return write_video(path, view_sweep_frames(G, state, axis, values, cancel), len(values), fps, progress, cancel)
 
 
+#: frames per second an mp4 may declare (OpenCV's writer fails without a word outside this)
+MIN_FPS, MAX_FPS = 0.1, 1000.0
+
+
+def _disk_full(folder: Path, margin: int = 1 << 20) -> bool:
+    try:
+        st = os.statvfs(folder)
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize < margin
+
+
+def verify_video(path: str | Path, count: int) -> str | None:
+    """None when ``path`` opens as a video with ``count`` frames and its first frame decodes; else why not."""
+    cap = cv2.VideoCapture(str(path))
+    try:
+        if not cap.isOpened():
+            return "it does not open as a video"
+        n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+        if n != count:
+            return f"it holds {n} frames instead of {count}"
+        ok, _frame = cap.read()
+        if not ok:
+            return "its first frame does not decode"
+        return None
+    finally:
+        cap.release()
+
+
 def write_video(
     path: str | Path,
     frames: Iterable[np.ndarray],
@@ -135,11 +173,17 @@ def write_video(
     progress: ProgressFn = no_progress,
     cancel: CancelFn = never_cancel,
 ) -> int:
-    """Write RGB frames to an mp4 (MPEG-4 part 2 via OpenCV); returns the number written."""
-    if fps <= 0:
-        raise ExportError("frames per second must be positive")
+    """Write RGB frames to an mp4 (MPEG-4 part 2 via OpenCV); returns the number written.
+
+    OpenCV's writer reports no write errors, so the finished temporary file is opened again
+    and must hold every frame before it replaces ``path``; a full disk is named as such and
+    the old file stays as it was.
+    """
+    if not (math.isfinite(fps) and MIN_FPS <= fps <= MAX_FPS):
+        raise ExportError(f"{fps:g} frames per second is outside the {MIN_FPS:g} to {MAX_FPS:g} a video can have")
     if Path(path).suffix.lower() != ".mp4":
         raise ExportError(f"{Path(path).name}: video export writes .mp4 files")
+    folder = Path(path).parent if str(Path(path).parent) else Path(".")
     written = 0
     with atomic_path(path, suffix=".mp4") as tmp:
         writer = None
@@ -150,7 +194,9 @@ def write_video(
                     h, w = frame.shape[:2]
                     writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), float(fps), (w, h))
                     if not writer.isOpened():
-                        raise ExportError("OpenCV could not open an mp4 writer on this system")
+                        if _disk_full(folder):
+                            raise ExportError(f"disk full: no room for the video in {folder}; the old file, if any, is unchanged")
+                        raise ExportError(f"OpenCV's mp4 writer would not start for {w}x{h} frames at {fps:g} fps")
                 writer.write(np.ascontiguousarray(frame[:, :, ::-1]))
                 written += 1
                 progress(written / count, f"frame {written}/{count}")
@@ -159,6 +205,11 @@ def write_video(
                 writer.release()
         if written == 0:
             raise ExportError("no frames to write")
+        problem = verify_video(tmp, written)
+        if problem is not None:
+            if _disk_full(folder):
+                raise ExportError(f"disk full: the video did not fit in {folder}; the old file, if any, is unchanged")
+            raise ExportError(f"the video was not written correctly ({problem}); the old file, if any, is unchanged")
     return written
 
 

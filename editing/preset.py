@@ -72,11 +72,16 @@ def to_json(state: EditState, fingerprint: str = "", name: str = "", controls_so
     }
 
 
+def dumps(state: EditState, fingerprint: str = "", name: str = "", controls_source: str = "") -> str:
+    """The preset file's text."""
+    return json.dumps(to_json(state, fingerprint, name, controls_source), indent=1) + "\n"
+
+
 def save(path: str | Path, state: EditState, fingerprint: str = "", name: str = "", controls_source: str = "") -> None:
     """Write the preset atomically (temporary file beside it, then rename)."""
-    text = json.dumps(to_json(state, fingerprint, name or Path(path).stem, controls_source), indent=1)
+    text = dumps(state, fingerprint, name or Path(path).stem, controls_source)
     with atomic_open(path, "w") as f:
-        f.write(text + "\n")
+        f.write(text)
 
 
 def _int(obj: dict, key: str, optional: bool = False) -> int | None:
