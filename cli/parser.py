@@ -97,6 +97,10 @@ def positive_int(text: str) -> int:
     v = nonneg_int(text)
     if v == 0:
         raise argparse.ArgumentTypeError("must be at least 1")
+    return _count(v)
+
+
+def _count(v: int) -> int:
     if v > MAX_COUNT:
         raise argparse.ArgumentTypeError(f"{v} is more than {MAX_COUNT:,} (the most any count option takes)")
     return v
@@ -243,10 +247,7 @@ def _method_int(name: str):
     if name == "batch":
         return bounded_int(MAX_BATCH, "images per batch")
     def convert(text: str) -> int:
-        v = nonneg_int(text)
-        if v > MAX_COUNT:
-            raise argparse.ArgumentTypeError(f"{v} is more than {MAX_COUNT:,} (the most any count option takes)")
-        return v
+        return _count(nonneg_int(text))
     convert.__name__ = "int"
     return convert
 
