@@ -157,6 +157,40 @@ class DiscoveryActions:
             w.settings.recent_controls.add(str(Path(path).resolve()))
         return ok
 
+    def import_released_dialog(self) -> None:
+        """Discover ▸ Import released directions…: a file the original methods' code wrote."""
+        w = self.w
+        path, _ = QFileDialog.getOpenFileName(
+            w, "Import released directions", w.settings.last_folder(),
+            "Direction files (*.npz *.pkl *.pt *.npy);;All files (*)")
+        if path:
+            w.settings.remember_folder(path)
+            self.import_released(path)
+
+    def import_released(self, path: str | Path) -> Job | None:
+        """Import ``path`` (`methods.released.import_controls`) in a job and attach the controls."""
+        from methods.released import import_controls
+
+        w = self.w
+        if w.generator is None:
+            return None
+        G, name = w.generator, Path(path).name
+        job: Job
+
+        def work(progress, cancel):
+            progress(0.0, f"reading {name}")
+            return import_controls(path, G)
+
+        def done(cs: ControlSet) -> None:
+            if w.generator is G and not job.cancel_requested:
+                self.attach_controls(cs, source=str(Path(path).resolve()))
+
+        def failed(msg: str) -> None:
+            w.show_error("Could not import these directions", msg, dialog=True)
+
+        job = w.runner.start(f"Importing {name}", work, done, failed, lambda: None)
+        return job
+
     def save_controls_dialog(self) -> None:
         w = self.w
         if w.state.controls is None:

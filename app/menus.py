@@ -124,6 +124,8 @@ def build_menus(w: "MainWindow") -> None:
     w.load_controls_action = add_action(
         w, d, "&Load controls…", w.discovery.load_controls_dialog, "Ctrl+Shift+O", "Load a ControlSet (.npz)")
     w.recent_controls_menu = _recent_menu(w, d, "Recent controls", S.recent_controls, w.discovery.load_controls)
+    add_action(w, d, "&Import released directions…", w.discovery.import_released_dialog,
+               tip="Open directions saved by GANSpace, LatentCLR, Voynov–Babenko, WarpedGANSpace or InterFaceGAN")
     add_action(w, d, "&Save controls…", w.discovery.save_controls_dialog, tip="Save the controls (names, signs) as .npz")
     d.addSeparator()
     add_action(w, d, "Resume &training…", lambda: w.training.resume_training_dialog(),

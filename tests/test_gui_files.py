@@ -183,6 +183,21 @@ def test_a_discovery_that_fails_shows_why_and_keeps_the_controls(qtbot, make_win
     assert w.state.controls is small_controls
 
 
+def test_discover_import_attaches_released_directions_or_says_why_not(qtbot, make_window, small_controls):  # noqa: F811
+    data = Path(__file__).parent / "data" / "directions"
+    w = make_window(controls=small_controls)
+    assert any(a.text().startswith("&Import released") for a in w.discover_menu.actions())
+    w.discovery.import_released(data / "voynov/ortho_sg2A_w")  # W directions: not for dcgan-faces
+    wait_jobs(qtbot, w)
+    assert "edited in Z" in w.last_error
+    close_dialogs(w)
+    assert w.state.controls is small_controls
+    w.discovery.import_released(data / "ganspace/cache/components/dcganfaces-faces_main.2_ipca_c8_n2000.npz")
+    wait_jobs(qtbot, w)
+    assert w.state.controls.method == "ganspace" and len(w.state.controls) == 8
+    assert w.state.controls.config["imported"] == "ganspace-npz"
+
+
 def test_exports_write_png_strip_and_video(qtbot, make_window, small_controls, tmp_path):  # noqa: F811
     w = make_window(controls=small_controls)
     frame = edited(w, qtbot)
