@@ -38,15 +38,21 @@ def install_excepthook(window) -> None:
 
     (PyQt calls ``qFatal`` for unhandled exceptions when the default hook is in place.)
     """
-    import traceback
+    from methods.jobs import error_line, log_traceback
 
     def hook(exc_type, exc, tb) -> None:
-        traceback.print_exception(exc_type, exc, tb, file=sys.stderr)
+        # the traceback goes to the error log, never the terminal; the window shows one line
+        if exc is not None and exc.__traceback__ is None:
+            exc = exc.with_traceback(tb)
+        log = log_traceback(exc, "window") if exc is not None else None
         try:
-            text = (str(exc).strip().splitlines() or [""])[0]
-            window.show_error("Unexpected error", text or "an internal error without a message (see the log)")
-        except Exception:  # the window itself is broken: the traceback above is all we can do
-            pass
+            text = error_line(exc) if exc is not None else exc_type.__name__
+            window.show_error("Unexpected error", text + (f" (details in {log})" if log else ""))
+        except Exception:  # noqa: BLE001 - the window itself is broken: one line on stderr
+            try:
+                sys.stderr.write(f"error: {error_line(exc)}\n")
+            except Exception:  # noqa: BLE001
+                pass
 
     sys.excepthook = hook
 

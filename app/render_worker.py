@@ -28,6 +28,26 @@ from models.devices import is_out_of_memory, move_to_cpu
 from .shared_generator import SharedGenerator
 
 
+class FrameAbandoned(Exception):
+    """Raised between a generator's layers when the window closes during a slow frame."""
+
+
+#: render threads that outlived `RenderWorker.stop`: referenced so Qt never deletes them running
+_ORPHANS: list = []
+
+
+def _abort_between_layers(G) -> list:
+    """Forward pre-hooks on every module of ``G``'s network that raise `FrameAbandoned`."""
+    net = getattr(getattr(G, "unwrapped", G), "net", None) if G is not None else None
+    if net is None or not hasattr(net, "modules"):
+        return []
+
+    def abandon(_module, _inputs):
+        raise FrameAbandoned("the window closed while this frame was rendering")
+
+    return [m.register_forward_pre_hook(abandon) for m in net.modules()]
+
+
 @dataclass(frozen=True)
 class RenderRequest:
     """One frame to draw: a state and, in grid mode, the seeds to tile."""
@@ -112,14 +132,34 @@ class RenderWorker(QObject):
         self._thread = thread
         return thread
 
-    def stop(self, timeout_ms: int = 5000) -> None:
-        """Stop the thread after the frame in progress (pending requests are dropped)."""
+    def stop(self, timeout_ms: int = 5000, grace_ms: int = 1000) -> bool:
+        """Stop the thread within about ``grace_ms + timeout_ms``; True when it has finished.
+
+        Pending requests are dropped.  A frame still rendering after ``grace_ms`` (a 512 px
+        BigGAN frame takes ~10 s on a CPU) is cancelled between layers: a forward pre-hook on
+        every module of the generator raises `FrameAbandoned`.  A thread that still runs
+        after ``timeout_ms`` is kept referenced (`_ORPHANS`) rather than destroyed, since
+        Qt aborts the process when a running QThread is deleted.
+        """
         with self._lock:
             self._pending = None
-        if self._thread is not None:
-            self._thread.quit()
-            self._thread.wait(timeout_ms)
-            self._thread = None
+            G = self._generator
+        thread = self._thread
+        if thread is None:
+            return True
+        thread.quit()
+        finished = thread.wait(grace_ms)
+        if not finished:
+            handles = _abort_between_layers(G)
+            try:
+                finished = thread.wait(timeout_ms)
+            finally:
+                for h in handles:
+                    h.remove()
+        if not finished:
+            _ORPHANS.append(thread)
+        self._thread = None
+        return finished
 
     # ------------------------------------------------------------------ any thread
     def set_generator(self, generator: SharedGenerator | None) -> None:

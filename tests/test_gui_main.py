@@ -72,4 +72,9 @@ def test_an_exception_escaping_a_slot_is_shown_in_the_window_not_fatal(qtbot, mo
         raise RuntimeError("boom")
     except RuntimeError as exc:
         sys.excepthook(type(exc), exc, exc.__traceback__)
-    assert w.errors == [("Unexpected error", "boom")]
+    (title, message), = w.errors
+    # one line in the window; the traceback in the error log, never on the terminal
+    assert title == "Unexpected error" and message.startswith("boom (details in ") and "\n" not in message
+    from methods.jobs import error_log_path
+
+    assert "RuntimeError: boom" in error_log_path().read_text()
