@@ -40,6 +40,8 @@ from methods.pca import ESTIMATORS
 from methods.reconstructor import RECONSTRUCTORS
 from methods.registry import METHODS, MethodSpec
 
+from .process_job import PROCESS_METHODS
+
 INT_MAX = 2_000_000_000
 FLOAT_MAX = 1e15
 
@@ -320,10 +322,13 @@ class DiscoverDialog(QDialog):
         parent: QWidget | None = None,
         paper: dict[str, Any] | None = None,
         hidden: Sequence[str] = (),
+        max_processes: int = 1,
     ):
         """``paper``: the method's published settings for this model (`methods.paper_settings`),
         offered by a "Paper settings" button beside "Quick settings" (the defaults).
-        ``hidden``: options that do not apply to the model (`inapplicable_options`)."""
+        ``hidden``: options that do not apply to the model (`inapplicable_options`).
+        ``max_processes`` > 1 (several GPUs, or many cores; `app.process_job.max_processes`):
+        a "Processes" field runs the job in that many local torchrun processes."""
         super().__init__(parent)
         self.spec: MethodSpec = METHODS[method]
         title = self.spec.display_name
@@ -343,6 +348,19 @@ class DiscoverDialog(QDialog):
         self.paper = dict(paper or {})
         if self.paper:
             lay.addLayout(self._settings_buttons())
+        self.processes: QSpinBox | None = None
+        if max_processes > 1 and method in PROCESS_METHODS:
+            row = QHBoxLayout()
+            row.addWidget(QLabel("Processes"))
+            self.processes = QSpinBox()
+            self.processes.setObjectName("processes")
+            self.processes.setRange(1, max_processes)
+            self.processes.setValue(1)
+            self.processes.setToolTip("Run the job in this many local processes (torchrun: one per GPU, or CPU "
+                                      "processes); results agree with one process (README: Several processes)")
+            row.addWidget(self.processes)
+            row.addStretch(1)
+            lay.addLayout(row)
         self.use_cache = QCheckBox("Reuse a cached result for the same model and settings")
         self.use_cache.setChecked(True)
         if "job_dir" in self.fields:
@@ -381,6 +399,10 @@ class DiscoverDialog(QDialog):
         """Put the fields the paper fixes back to the method's (CPU-sized) defaults."""
         defaults = {name: default for name, _typ, default, _help in self.spec.options()}
         self.form.set_values(**{k: defaults[k] for k in self.paper if k in self.fields})
+
+    def process_count(self) -> int:
+        """Local processes the job should use (1 without the field)."""
+        return self.processes.value() if self.processes is not None else 1
 
     def set_values(self, **values: Any) -> None:
         """Fill fields (tests, and re-running with the last settings)."""

@@ -17,6 +17,7 @@ from methods.registry import METHODS
 from .class_bar import controls_class, current_class
 from .discover_dialog import DiscoverDialog, inapplicable_options
 from .jobs import Job, describe_error
+from .process_job import max_processes, run_in_processes
 
 if TYPE_CHECKING:
     from .window import MainWindow
@@ -83,7 +84,7 @@ class DiscoveryActions:
         G = w.generator
         paper = paper_settings(method, G) if method in PAPER_METHODS else None
         dlg = DiscoverDialog(method, G.layer_names(), G.default_pca_layer, G.name, w, paper=paper,
-                             hidden=inapplicable_options(G))
+                             hidden=inapplicable_options(G), max_processes=self.max_processes())
         if not dlg.exec():
             return
         try:
@@ -91,10 +92,19 @@ class DiscoveryActions:
         except (TypeError, ValueError) as exc:
             w.show_error("Invalid option", str(exc), dialog=True)
             return
-        self.run_discovery(method, config, use_cache=dlg.use_cache.isChecked())
+        self.run_discovery(method, config, use_cache=dlg.use_cache.isChecked(), processes=dlg.process_count())
 
-    def run_discovery(self, method: str, config: Any = None, base: bool = False, use_cache: bool = True) -> Job | None:
-        """Run (or load from the cache) a discovery method in a job; attach its controls when done."""
+    def max_processes(self) -> int:
+        """Local processes the discover dialog offers (found once: it asks CUDA for its devices)."""
+        if getattr(self, "_max_processes", None) is None:
+            self._max_processes = max_processes()
+        return self._max_processes
+
+    def run_discovery(self, method: str, config: Any = None, base: bool = False, use_cache: bool = True,
+                      processes: int = 1) -> Job | None:
+        """Run (or load from the cache) a discovery method in a job; attach its controls when done.
+
+        ``processes`` > 1: in that many local torchrun processes (`app.process_job`), no cache."""
         w = self.w
         if w.generator is None:
             return None
@@ -106,7 +116,11 @@ class DiscoveryActions:
         if not w.control_panel.rows:
             w.control_panel.set_placeholder(f"Discovering controls with {title}…\n(progress in the status bar)")
 
+        model, device = w.state.model, "cuda" if str(G.device).startswith("cuda") else "cpu"
+
         def work(progress, cancel):
+            if processes > 1:
+                return run_in_processes(model, method, config, processes, device, progress, cancel)
             return discover_cached(G, spec, config, progress, cancel, use_cache=use_cache)
 
         job: Job

@@ -131,7 +131,8 @@ def cmd_discover(args) -> int:
             spec, config = discover_config(args, G)
         if getattr(config, "batch", None):
             check_images_fit(int(config.batch), G.resolution, f"--batch {config.batch}")
-        progress = TerminalProgress(enabled=not args.quiet and world.main)  # rank 0 reports for all
+        progress = TerminalProgress(enabled=not args.quiet and world.main,  # rank 0 reports for all
+                                    every_line=getattr(args, "progress_lines", False))
         if world.active:
             # Every rank must run the same steps: no cache (rank 0's could hit alone) and no
             # out-of-memory retry (one rank would change its batch alone); an error stops all.

@@ -306,6 +306,8 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict]:
                    help="quick (default): each method's CPU-sized defaults; paper: the original paper's settings "
                    "for the model's family (latentclr, warped, voynov; hours on a GPU); options given still win")
     p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.add_argument("--progress-lines", action="store_true",
+                   help="one progress line 'F%% message' per update on stderr (for programs that read it)")
     # default None: an option left out keeps the chosen method's own default (cmd_discover)
     for name, (typ, uses) in discover_options().items():
         conv = {int: _method_int(name), float: finite_float, str: str, bool: boolean}[typ]

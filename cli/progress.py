@@ -6,13 +6,16 @@ import time
 
 
 class TerminalProgress:
-    """``progress(fraction, message)``: a redrawn bar on a TTY, a line every 10 % otherwise."""
+    """``progress(fraction, message)``: a redrawn bar on a TTY, a line every 10 % otherwise;
+    with ``every_line`` a line ``"F% message"`` per call (for a program reading stderr, e.g.
+    the window running a job in other processes)."""
 
-    def __init__(self, enabled: bool = True, stream=None, width: int = 30):
+    def __init__(self, enabled: bool = True, stream=None, width: int = 30, every_line: bool = False):
         self.stream = stream or sys.stderr
         self.enabled = enabled
         self.width = width
-        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.every_line = every_line
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)()) and not every_line
         self.last_decile = -1
         self.last_draw = 0.0
         self.drawn = False
@@ -32,7 +35,7 @@ class TerminalProgress:
             self.drawn = True
         else:
             decile = int(fraction * 10)
-            if decile > self.last_decile:
+            if self.every_line or decile > self.last_decile:
                 self.last_decile = decile
                 self.stream.write(f"{fraction * 100:5.1f}% {message}\n")
         self.stream.flush()
