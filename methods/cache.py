@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import asdict
 from pathlib import Path
+
+from models.digests import user_cache_dir
 
 from .controls import ControlSet, ControlSetError
 from .fallback import run_with_fallback
@@ -15,11 +16,7 @@ from .registry import MethodSpec
 
 def cache_dir() -> Path:
     """``$LATENT_STUDIO_CACHE``, else ``$XDG_CACHE_HOME/latent-studio``, else ``~/.cache/latent-studio``."""
-    env = os.environ.get("LATENT_STUDIO_CACHE")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "latent-studio"
+    return user_cache_dir()
 
 
 def cache_path(G, method: MethodSpec, config) -> Path:

@@ -102,9 +102,11 @@ class DCGANGenerator(Generator):
     def __init__(self, state_dict: dict[str, torch.Tensor], device: torch.device | str, name: str, fingerprint: str):
         widths, bns = parse_state_dict(state_dict)
         check_dcgan_size(widths)
-        net = DCGANNet(widths, bns)
+        with torch.device("meta"):  # no random initialisation of weights the load replaces
+            net = DCGANNet(widths, bns)
         try:
-            net.load_state_dict(state_dict, strict=True)
+            net.load_state_dict(state_dict, strict=True, assign=True)
+            net.float()  # float32, as copying into freshly made parameters gave
         except RuntimeError as exc:
             first = str(exc).strip().splitlines()
             raise LoadError(f"the DCGAN weights do not fit the inferred layout ({first[-1].strip() if first else exc})") from None

@@ -22,6 +22,7 @@ import torch
 
 from .base import Generator, LoadError
 from .bounded import InputLimitError, quote_name, read_json_file, safe_torch_load
+from .digests import file_digest
 from .nvidia_pickle import SNIFF_BYTES, looks_like_nvidia_pickle, read_snapshot
 from .diagnose import diagnose_checkpoint, error_sentence, json_problem, pickle_problem, truncation_sentence
 from .registry import REGISTRY
@@ -197,7 +198,7 @@ def load_generator(spec: str | Path, device: torch.device | str = "cpu") -> Gene
         if config is not None and not any(accepts(obj) for _f, accepts, _b in _FAMILIES):
             obj = ConfiguredCheckpoint(read_config(config), obj, config, path)
     weights = obj.weights_path if isinstance(obj, ConfiguredCheckpoint) else path
-    fp = fingerprint_file(weights)
+    fp = file_digest(weights, fingerprint_file)  # re-hashed only when the file changed
     for _family, accepts, build in _FAMILIES:
         if accepts(obj):
             return build(obj, path=weights, device=device, name=name, fingerprint=fp)
