@@ -66,7 +66,7 @@ class ExportActions:
             progress(1.0, "written")
             return path
 
-        return self._job(f"Exporting {path.name}", work)
+        return self.job(f"Exporting {path.name}", work)
 
     def export_sweep_dialog(self, kind: str) -> None:
         w = self.w
@@ -98,9 +98,10 @@ class ExportActions:
                 export_sweep_video(G, state, req.control, req.a, req.b, req.frames, req.fps, req.path, progress, cancel)
                 return req.path
 
-        return self._job(f"Exporting {req.path.name}", work)
+        return self.job(f"Exporting {req.path.name}", work)
 
-    def _job(self, title: str, work) -> Job:
+    def job(self, title: str, work) -> Job:
+        """An export job: its file on success, a dialog on failure, a note when cancelled."""
         w = self.w
         return w.runner.start(
             title, work,

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QAction, QActionGroup, QKeySequence
-from PyQt6.QtWidgets import QMenu, QToolButton
+from PyQt6.QtWidgets import QDockWidget, QMenu, QToolButton
 
 import models
 from methods.registry import METHODS
@@ -18,6 +18,10 @@ from . import help as help_pages
 from .label_gallery import open_label_gallery
 from .projection_dialog import open_projection
 from .export_actions import SIZES
+from .guide import show_guide
+from .layer_view import LayerView
+from .render_plot import RenderPlot
+from .seed_panel import SeedPanel
 from .training_view import TrainingTools
 
 if TYPE_CHECKING:
@@ -110,6 +114,8 @@ def build_menus(w: "MainWindow") -> None:
         tip="On a GPU, draw StyleGAN2 frames through the float16 / CUDA-graph path "
             "(within 1/255 of the exact frame); exports and presets always use the exact path")
     w.grid_action = _checkable(w, v, "&Grid of seeds", False, lambda on: w.set_grid(on, w.grid_count), "G")
+    v.addSeparator()
+    build_docks(w, v)
 
     d = mb.addMenu("&Discover")
     w.training = TrainingTools(w)  # trained methods: live plot, resume, evaluation
@@ -179,10 +185,33 @@ def build_menus(w: "MainWindow") -> None:
 
     h = mb.addMenu("&Help")
     w.help_menu = h
+    w.guide_action = add_action(w, h, "&Guide", lambda: show_guide(w), "F1",
+                                "σ units, layer ranges, the methods and their papers, shortcuts")
     add_action(w, h, "&Keyboard shortcuts", lambda: help_pages.show_shortcuts(w))
     add_action(w, h, "&About Latent Studio", lambda: help_pages.show_about(w))
     w.update_undo_actions()
     build_toolbar(w)
+
+
+def build_docks(w: "MainWindow", view_menu: QMenu) -> None:
+    """The seed/animation panel, the render-time plot and the layer view, as docks (hidden at
+    first; View menu entries show them)."""
+    for attr, title, make, area, key in (
+        ("seed_panel", "Seeds and animation", SeedPanel, Qt.DockWidgetArea.RightDockWidgetArea, "Ctrl+Shift+A"),
+        ("render_plot", "Render-time plot", RenderPlot, Qt.DockWidgetArea.BottomDockWidgetArea, "Ctrl+Shift+T"),
+        ("layer_view", "Layer view", LayerView, Qt.DockWidgetArea.RightDockWidgetArea, "Ctrl+Shift+L"),
+    ):
+        panel = make(w)
+        dock = QDockWidget(title, w)
+        dock.setObjectName(attr + "Dock")
+        dock.setWidget(panel)
+        w.addDockWidget(area, dock)
+        dock.hide()
+        act = dock.toggleViewAction()
+        act.setShortcut(QKeySequence(key))
+        view_menu.addAction(act)
+        setattr(w, attr, panel)
+        setattr(w, attr + "_dock", dock)
 
 
 def build_toolbar(w: "MainWindow") -> None:

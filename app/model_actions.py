@@ -84,6 +84,8 @@ class ModelActions:
         w.worker.set_generator(shared)
         w.semantics.model_changed(G)
         w.doc.new_model(EditState(model=G.name, truncation=G.default_truncation))
+        w.seed_blend = None
+        w.layer_view.model_changed()
         w.shown_stamp = max(w.shown_stamp, w.worker.latest_stamp)
         w.image_panel.set_classes(G.classes)
         w.image_panel.set_model_features(hasattr(G, "noise_mode"), G.num_layers, G.describe_layers())

@@ -114,6 +114,7 @@ class RenderWorker(QObject):
         self._generator: SharedGenerator | None = None
         self._extractor = None  # a methods.semantics.SemanticExtractor, or None
         self._probe: str | None = None  # the layer whose activations go with each single frame (layer view)
+        self._min_interval = 0.0  # seconds between frame starts (the FPS cap; 0: none)
         self._fast = False  # let single frames use the generator's fast preview path
         self._announced: dict | None = None  # the fast path's `fast_info` last reported by `notice`
         self._busy = False
@@ -176,6 +177,14 @@ class RenderWorker(QObject):
         """Also send the activations of ``layer`` with every single frame (None: stop; thread-safe)."""
         with self._lock:
             self._probe = layer or None
+
+    def set_max_fps(self, fps: float) -> None:
+        """Start frames at most ``fps`` times a second (0: as fast as possible; thread-safe).
+
+        Requests that arrive meanwhile replace each other, so the newest is drawn next.
+        """
+        with self._lock:
+            self._min_interval = 1.0 / fps if fps > 0 else 0.0
 
     def set_fast_preview(self, on: bool) -> None:
         """Let later single frames use the generator's fast path (StyleGAN2 on CUDA; thread-safe)."""
@@ -268,6 +277,10 @@ class RenderWorker(QObject):
                 self._announce_fast_path(G.unwrapped, req)
                 self.labelsReady.emit(req.stamp, labels)
                 self.frameReady.emit(req.stamp, frame, ms)
+                with self._lock:
+                    wait = t0 + self._min_interval - time.perf_counter()
+                if wait > 0:
+                    time.sleep(wait)  # the FPS cap (on this thread: the window keeps going)
             except Exception as exc:  # a bad state or a model error must not kill the thread
                 self.failed.emit(req.stamp, _one_line(exc))
             finally:

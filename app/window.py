@@ -16,7 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from PyQt6.QtCore import QSize, Qt, QTimer
+from PyQt6.QtCore import Qt, QTimer
 from PyQt6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PyQt6.QtWidgets import QGroupBox, QLabel, QMainWindow, QMessageBox, QSplitter, QVBoxLayout, QWidget
 
@@ -28,7 +28,7 @@ from methods.registry import METHODS
 from . import autosave
 from .canvas import Canvas, GLCanvas, RasterCanvas, make_canvas
 from .class_bar import ClassBar
-from .control_panel import SPAN, ControlPanel
+from .control_panel import ControlPanel
 from .devices import device_label, pick_device
 from .discovery_actions import DiscoveryActions
 from .document import Document
@@ -48,6 +48,7 @@ from .status_bar import build_status_bar, show_canvas_status
 from .shared_generator import SharedGenerator
 from .vocab_actions import VocabActions
 from .widgets import fit_to_screen, set_quietly
+from .window_layout import restore_layout, save_layout
 
 #: seconds within which keyboard steps of one control merge into one undo step
 STEP_COALESCE_S = 0.8
@@ -88,6 +89,7 @@ class MainWindow(QMainWindow):
         self.smooth = self.settings.get_bool("view/smooth", True)
         self.fast_preview = self.settings.get_bool("view/fast_preview", True)
         self.frame = None  # the frame on screen (uint8 [H, W, 3])
+        self.seed_blend: tuple | None = None  # a blend of seeds previewed instead of the state's base (seed panel)
         self.shown_stamp = 0
         self.last_stamp = 0
         self.last_render_ms = 0.0
@@ -119,7 +121,7 @@ class MainWindow(QMainWindow):
         build_menus(self)
         self.shortcuts = GlobalShortcuts(self, self.undo_action, self.redo_action)
         self.setAcceptDrops(True)
-        self._restore_layout()
+        restore_layout(self)
         self._message_timer = QTimer(self)
         self._message_timer.setSingleShot(True)
         self._message_timer.timeout.connect(self._clear_transient_message)
@@ -196,19 +198,6 @@ class MainWindow(QMainWindow):
         build_status_bar(self)
         self.image_panel.sync(self.state, self.grid_mode, self.grid_count, self.smooth)
 
-    def _restore_layout(self) -> None:
-        """The last size, place, splitter and slider range, fitted to the screen (1320×860 at first)."""
-        geometry, splitter = self.settings.get("window/geometry"), self.settings.get("window/splitter")
-        if geometry is None or not self.restoreGeometry(geometry):
-            self.resize(QSize(1320, 860))
-        fit_to_screen(self)
-        if splitter is not None:
-            self.splitter.restoreState(splitter)
-        try:
-            self.control_panel.set_span(float(self.settings.get("view/slider_span", SPAN)))
-        except (TypeError, ValueError):
-            pass
-
     def showEvent(self, event) -> None:  # noqa: N802
         super().showEvent(event)
         fit_to_screen(self)  # the frame's size is known once shown
@@ -250,7 +239,8 @@ class MainWindow(QMainWindow):
         """Send the current state to the render worker; returns the request's stamp."""
         if self.generator is None:
             return self.last_stamp
-        self.last_stamp = self.worker.request(self.state, self.grid_seeds())
+        blend = self.seed_blend if not self.grid_mode else None
+        self.last_stamp = self.worker.request(self.state, self.grid_seeds(), blend)
         return self.last_stamp
 
     def _edited(self, new: EditState, what: Any, dragging: bool) -> None:
@@ -488,11 +478,7 @@ class MainWindow(QMainWindow):
         self.worker.stop()
         if isinstance(self.canvas, GLCanvas):
             self.canvas.cleanup()
-        self.settings.set("view/smooth", self.smooth)
-        self.settings.set("window/geometry", self.saveGeometry())
-        self.settings.set("window/splitter", self.splitter.saveState())
-        self.settings.set("view/slider_span", self.control_panel.span)
-        self.settings.store.sync()
+        save_layout(self)
         self.presets.stop_autosave()
         self.shortcuts.remove()
         super().closeEvent(event)

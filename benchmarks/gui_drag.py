@@ -13,7 +13,9 @@ at which finished frames reach the GUI thread.  The per-frame time is split into
   taking the newest request, the generator lock, the signal to the GUI thread.
 
 A second, closed-loop phase sends one request at a time and reports the latency from
-``request()`` to the frame's arrival on the GUI thread.  Prints one JSON line.
+``request()`` to the frame's arrival on the GUI thread; a third repeats it with the layer
+view open (``layer_view_*``: the worker's extra `features` call per frame, and the
+latency it adds).  Prints one JSON line.
 
     python benchmarks/gui_drag.py [--model dcgan-faces] [--requests 1500] [--threads T]
 """
@@ -92,6 +94,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--interval-ms", type=float, default=2.0, help="time between two slider events (default 2 ms: faster than rendering)")
     ap.add_argument("--latency-frames", type=int, default=60, help="frames of the closed-loop latency phase")
     ap.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
+    ap.add_argument("--layer", default=None, help="layer of the layer-view phase (default: the middle of G.layer_names())")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -146,13 +149,26 @@ def main(argv: list[str] | None = None) -> None:
     rendered, dropped = worker.rendered - rendered0, worker.dropped - dropped0
 
     # --- phase 2: closed loop, one request at a time -----------------------------------
-    latencies = []
-    for s in states[: args.latency_frames]:
-        arrivals.clear()
-        t0 = time.perf_counter()
-        stamp = worker.request(s)
-        pump_until(app, lambda: arrivals and arrivals[-1][0] == stamp)
-        latencies.append(((arrivals[-1][1] - t0) * 1000, arrivals[-1][2]))
+    def closed_loop() -> list[tuple[float, float]]:
+        """(latency ms from request to arrival, worker ms) of one request at a time."""
+        out = []
+        for s in states[: args.latency_frames]:
+            arrivals.clear()
+            t0 = time.perf_counter()
+            stamp = worker.request(s)
+            pump_until(app, lambda: arrivals and arrivals[-1][0] == stamp)
+            out.append(((arrivals[-1][1] - t0) * 1000, arrivals[-1][2]))
+        return out
+
+    latencies = closed_loop()
+
+    # --- phase 3: the same, with the layer view open (one extra features call per frame) --
+    layer = args.layer or G.layer_names()[len(G.layer_names()) // 2]
+    feature_ms: list[float] = []
+    worker.featuresReady.connect(lambda _s, _l, _a, ms: feature_ms.append(ms))
+    worker.set_probe(layer)
+    probed = [t for t, _ms in closed_loop()]
+    worker.set_probe(None)
     worker.stop()
 
     lat_ms = statistics.median(t for t, _ in latencies)
@@ -177,6 +193,10 @@ def main(argv: list[str] | None = None) -> None:
         "worker_overhead_ms": round(statistics.median(overhead), 3) if overhead else None,
         "latency_ms": round(lat_ms, 2),
         "latency_overhead_ms": round(lat_overhead, 3),
+        "layer_view_layer": layer,
+        "layer_view_features_ms": round(statistics.median(feature_ms), 2) if feature_ms else None,
+        "layer_view_latency_ms": round(statistics.median(probed), 2),
+        "layer_view_cost_ms_per_frame": round(statistics.median(probed) - lat_ms, 2),
     }))
 
 
