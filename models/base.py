@@ -67,12 +67,11 @@ class Generator(ABC):
         Seeding per row makes ``sample_z(4, s)[2] == sample_z(1, s + 2)[0]``, so a
         seed names one image whatever the batch it is drawn in.
         """
-        rows = []
-        gen = torch.Generator()
-        for i in range(n):
-            gen.manual_seed((int(seed) + i) % (2**63))
-            rows.append(torch.randn(self.z_dim, generator=gen))
-        z = torch.stack(rows) if rows else torch.zeros(0, self.z_dim)
+        z = torch.empty(max(int(n), 0), self.z_dim)
+        gen, base, d = torch.Generator(), int(seed), self.z_dim
+        for i, row in enumerate(z):  # each row drawn in place: no per-row tensor, no stack copy
+            gen.manual_seed((base + i) % (2**63))
+            torch.randn(d, generator=gen, out=row)
         return z.to(self.device)
 
     def sample(self, n: int, seed: int, classes=None) -> torch.Tensor:

@@ -41,6 +41,16 @@ def test_sample_is_reproducible_for_a_seed_whatever_the_batch_size(faces):
     assert not torch.equal(big[0], big[1])
 
 
+def test_row_i_of_sample_z_is_randn_seeded_with_seed_plus_i(faces):
+    """The definition every stored seed relies on; drawing rows in place must not change it."""
+    for seed in (0, 41, 2**63 - 2):
+        z = faces.sample_z(3, seed)
+        for i in range(3):
+            expected = torch.randn(100, generator=torch.Generator().manual_seed((seed + i) % 2**63))
+            assert torch.equal(z[i], expected)
+    assert faces.sample_z(0, 5).shape == (0, 100)
+
+
 def test_map_and_truncate_follow_the_interface(faces):
     z = faces.sample_z(3, 0)
     lat = faces.map(z)
