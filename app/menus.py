@@ -85,7 +85,7 @@ def build_menus(w: "MainWindow") -> None:
 
     m = mb.addMenu("&Model")
     w.open_action = add_action(w, m, "&Open checkpoint…", w.models.open_model_dialog, QKeySequence.StandardKey.Open,
-                               "Open a generator checkpoint (.pt, .pth, .pkl state dicts, config.json folders)")
+                               "Open a generator checkpoint (.pt, .pth, .pkl state dicts, NVIDIA .pkl snapshots, config.json folders)")
     w.registry_menu = m.addMenu("Installed models")
     for name, entry in models.REGISTRY.items():
         act = add_action(w, w.registry_menu, name, lambda n=name: w.models.open_model(n), tip=entry.description)
