@@ -40,7 +40,8 @@ def _default_annotator() -> str:
 
 
 def _store(args, create: bool) -> AnnotationStore:
-    return AnnotationStore(args.db, create=create)
+    """The store; commands that only read (``create=False``) open it read-only."""
+    return AnnotationStore(args.db, create=create, readonly=not create)
 
 
 def _add_db(p: argparse.ArgumentParser) -> None:
