@@ -361,11 +361,14 @@ def png_declaring(w: int, h: int) -> bytes:
 @given(w=st.integers(0, (1 << 31) - 1), h=st.integers(0, (1 << 31) - 1))
 def test_mask_headers_declaring_huge_images_are_refused_before_decoding(tmp_path, w, h):
     (tmp_path / "m.png").write_bytes(png_declaring(w, h))
-    with pytest.raises(SemanticsError) as e:
-        read_mask(tmp_path / "m.png")
-    text = one_line(e.value)
-    if w * h > bounded.MAX_IMAGE_PIXELS:
-        assert "megapixels" in text
+    try:
+        mask = read_mask(tmp_path / "m.png")
+    except SemanticsError as exc:
+        text = one_line(exc)
+        if w * h > bounded.MAX_IMAGE_PIXELS:
+            assert "megapixels" in text
+    else:  # only a small declared size may decode (libpng reads what the data holds)
+        assert w * h <= bounded.MAX_IMAGE_PIXELS and mask.size <= 4
 
 
 @FAST
