@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import io
 import json
 import math
 import re
@@ -321,8 +322,12 @@ class TrainLoop:
             "scaler": self.scaler.state_dict() if self.amp else {},
             "rng": self.gen.get_state(),
         }
-        with atomic_path(self.job_dir / CHECKPOINT) as tmp:
-            torch.save(blob, tmp)
+        # serialised in memory, written by Python: a full disk is then an OSError (ENOSPC,
+        # "disk full" in one line), not torch's "inline_container.cc" RuntimeError
+        buf = io.BytesIO()
+        torch.save(blob, buf)
+        with atomic_path(self.job_dir / CHECKPOINT) as tmp, open(tmp, "wb") as f:
+            f.write(buf.getbuffer())
         with atomic_open(self.job_dir / JOB_JSON, "w") as f:
             json.dump(meta, f, indent=1)
 

@@ -254,3 +254,36 @@ def test_a_damaged_cache_entry_counts_as_absent(tmp_path, monkeypatch, faces):
     path = cache.cache_path(faces, spec, config)
     np.savez(path, directions=np.zeros((0, 512), np.float32), **{"meta.json": np.frombuffer(_json.dumps([1, 2]).encode(), np.uint8)})
     assert cache.cached(faces, spec, config) is None
+
+
+def test_a_full_disk_in_a_job_folder_is_one_line(tmp_path, monkeypatch):
+    import builtins
+
+    from methods import training
+
+    real_open = builtins.open
+
+    class Full:
+        def __init__(self, f):
+            self.f = f
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.f.close()
+
+        def write(self, _data):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    def full_open(path, mode="r", *a, **k):
+        f = real_open(path, mode, *a, **k)
+        return Full(f) if "w" in mode else f
+
+    monkeypatch.setattr(training, "open", full_open, raising=False)
+    code, err = run_cli(["discover", "--model", "dcgan-faces", "--method", "latentclr", "--iterations", "2", "--batch", "2",
+                         "--job-dir", str(tmp_path / "job"), "--checkpoint-every", "1", "--quiet", "--no-cache",
+                         "--out", str(tmp_path / "c.npz")])
+    assert code == 2 and "disk full" in err and err.count("\n") == 1, err
+    assert not (tmp_path / "c.npz").exists()
+    assert not [p for p in (tmp_path / "job").iterdir() if p.name.startswith(".")]
