@@ -23,6 +23,7 @@ from methods import distributed
 from methods.jobs import CancelFn, ProgressFn, check_cancel, never_cancel, no_progress
 
 from models.atomic import atomic_path, write_bytes_atomic
+from models.bounded import native_stderr_silenced
 from .parallel import render_in_order
 from .render import _frame_kernels, render_grid, state_latents, synthesize_latents, tile
 from .seeds import blend_base, walk
@@ -192,7 +193,8 @@ def write_video(
                 check_cancel(cancel)
                 if writer is None:
                     h, w = frame.shape[:2]
-                    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), float(fps), (w, h))
+                    with native_stderr_silenced():  # FFmpeg's own lines would follow our one sentence
+                        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), float(fps), (w, h))
                     if not writer.isOpened():
                         if _disk_full(folder):
                             raise ExportError(f"disk full: no room for the video in {folder}; the old file, if any, is unchanged")

@@ -18,6 +18,7 @@ is allocated from a declared size and raises `InputLimitError`, one sentence nam
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -441,6 +442,26 @@ def image_header_size(head: bytes) -> tuple[int, int] | None:
     return None
 
 
+@contextlib.contextmanager
+def native_stderr_silenced():
+    """Send file descriptor 2 to /dev/null for the block: C libraries (libpng's "libpng
+    warning: …", FFmpeg's "[mpeg4 @ …]") write there directly, which would add lines to a
+    one-sentence error.  Python-level errors are unaffected (they are raised, not printed)."""
+    try:
+        saved = os.dup(2)
+        null = os.open(os.devnull, os.O_WRONLY)
+    except OSError:
+        yield
+        return
+    try:
+        os.dup2(null, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
+
+
 def read_image(path: str | os.PathLike, flags: int | None = None, *, what: str | None = None,
                max_pixels: int = MAX_IMAGE_PIXELS):
     """Decode an image file with OpenCV after checking its header's size (``None`` if undecodable).
@@ -464,7 +485,8 @@ def read_image(path: str | os.PathLike, flags: int | None = None, *, what: str |
         raise InputLimitError(f"{what} declares a {w}x{h} image, more than the {max_pixels >> 20} megapixels accepted")
     buf = np.frombuffer(data, dtype=np.uint8)
     try:
-        return cv2.imdecode(buf, cv2.IMREAD_UNCHANGED if flags is None else flags)
+        with native_stderr_silenced():
+            return cv2.imdecode(buf, cv2.IMREAD_UNCHANGED if flags is None else flags)
     except cv2.error:
         return None
 

@@ -287,3 +287,18 @@ def test_a_full_disk_in_a_job_folder_is_one_line(tmp_path, monkeypatch):
     assert code == 2 and "disk full" in err and err.count("\n") == 1, err
     assert not (tmp_path / "c.npz").exists()
     assert not [p for p in (tmp_path / "job").iterdir() if p.name.startswith(".")]
+
+
+def test_libpng_warnings_do_not_reach_the_terminal(tmp_path):
+    # a PNG whose IHDR CRC is wrong: libpng complains on fd 2 while OpenCV decodes it
+    ok, buf = cv2.imencode(".png", np.zeros((4, 4), np.uint8))
+    data = bytearray(buf.tobytes())
+    data[29] ^= 0xFF
+    (tmp_path / "m.png").write_bytes(bytes(data))
+    code = ("import sys; sys.path.insert(0, {root!r})\n"
+            "from methods.semantics.masks import read_mask\n"
+            "from methods.semantics.common import SemanticsError\n"
+            "try:\n    read_mask({p!r})\nexcept SemanticsError as e:\n    print(e, file=sys.stderr)\n")
+    r = subprocess.run([sys.executable, "-c", code.format(root=str(ROOT), p=str(tmp_path / "m.png"))],
+                       capture_output=True, text=True, timeout=60)
+    assert "libpng" not in r.stderr and r.stderr.count("\n") <= 1, r.stderr
