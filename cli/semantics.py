@@ -13,6 +13,7 @@ built under a temporary name and renamed into place), so a failure leaves nothin
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import shutil
@@ -22,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from models.atomic import write_files_atomic
 from models.bounded import InputLimitError, format_bytes, memory_budget, quote_name, read_npy
 
 from .limits import check_images_fit
@@ -243,8 +245,7 @@ def _umask() -> int:
 
 
 def cmd_edit(args) -> int:
-    from models.atomic import atomic_path
-    from editing.export import write_png
+    from editing.export import encode_png, write_png
     from models.frames import to_uint8
     from methods.semantics import SIEConfig, semantic_edit
 
@@ -278,16 +279,12 @@ def cmd_edit(args) -> int:
     progress.finish()
     with torch.no_grad():
         frame = to_uint8(G.synthesize(res.latents))[0]
-    existed = out.exists()
-    write_png(out, frame)
-    if save is not None:
-        try:
-            with atomic_path(save, suffix=".npy") as tmp:
-                np.save(tmp, res.latents[0].detach().cpu().numpy().astype(np.float32), allow_pickle=False)
-        except BaseException:
-            if not existed:  # no partial output: the image goes too
-                out.unlink(missing_ok=True)
-            raise
+    if save is not None:  # both files or neither, old ones kept on failure (models.atomic.write_files_atomic)
+        buf = io.BytesIO()
+        np.save(buf, res.latents[0].detach().cpu().numpy().astype(np.float32), allow_pickle=False)
+        write_files_atomic({out: encode_png(frame), save: buf.getvalue()})
+    else:
+        write_png(out, frame)
     print(json.dumps({"out": str(out), "agreement_before": round(res.agreement_before[0], 4),
                       "agreement_after": round(res.agreement_after[0], 4),
                       "edited_pixels": int(res.region.sum()) if res.region is not None else None}))

@@ -525,3 +525,31 @@ def test_early_stopping_keeps_the_best_epoch_on_the_held_out_shot(faces, train_s
     assert 0 <= ext.info["holdout_miou"] <= 1
     with pytest.raises(SemanticsError, match="leaves none to train on"):
         train_extractor(faces, *train_set, PROXY_CLASSES, config=TrainConfig(holdout=len(train_set[0])))
+
+
+def test_edit_with_save_latents_writes_both_files_or_neither_on_a_full_disk(lse, tmp_path, capsys, monkeypatch):
+    import errno
+
+    from cli.commands import run
+    from models import atomic
+
+    ext = tmp_path / "s.pt"
+    lse.save(ext)
+    write_mask(tmp_path / "target.png", np.zeros((64, 64), np.uint8))
+    out, lat = tmp_path / "e.png", tmp_path / "e.npy"
+    out.write_bytes(b"old image")
+    real_fsync, calls = os.fsync, []
+
+    def fsync(fd):
+        calls.append(fd)
+        if len(calls) == 2:  # the latents do not fit after the image was written
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_fsync(fd)
+
+    monkeypatch.setattr(atomic.os, "fsync", fsync)
+    code = run(["semantics", "edit", "--model", "dcgan-faces", "--extractor", str(ext), "--seed", "1", "--iterations", "1",
+                "--target", str(tmp_path / "target.png"), "--out", str(out), "--save-latents", str(lat), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and "disk full" in err and err.count("\n") == 1
+    assert out.read_bytes() == b"old image" and not lat.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["e.png", "s.pt", "target.png"]
