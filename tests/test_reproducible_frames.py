@@ -69,17 +69,17 @@ def test_stylegan2_frames_run_on_onednn_and_the_others_on_pytorch_kernels(gens, 
     assert torch.backends.mkldnn.enabled  # restored after the frames
 
 
-def test_onednn_would_move_the_stylegan2_torgb_with_the_thread_count(gens):
-    """Why ToRGB is a matrix product: the same 1x1 convolution through oneDNN's kernel."""
+def test_stylegan2_torgb_as_a_matrix_product_is_the_same_at_one_two_and_three_threads(gens):
+    """Why ToRGB is a matrix product: on some CPUs oneDNN's 1x1 convolution splits the
+    reduction by thread count and moves the frame in the last bit (seen on a 2-core Xeon
+    without AVX-512; on others it happens not to), so the program does not rely on it."""
     G = gens["stylegan2-64"]
     conv = G.net.to_rgbs[-1].conv
     x = torch.randn(1, conv.in_channel, 64, 64, generator=torch.Generator().manual_seed(0))
-    weight = conv.weight[0] * 0.1
+    style = torch.full((1, 1, conv.in_channel), 0.1)
     with torch.no_grad():
-        via_matmul = [_at_threads(n, lambda: conv._forward_single(x, torch.full((1, 1, conv.in_channel), 0.1))) for n in (1, 2)]
-        via_onednn = [_at_threads(n, lambda: torch.nn.functional.conv2d(x, weight)) for n in (1, 2)]
-    assert torch.equal(via_matmul[0], via_matmul[1])
-    assert not torch.equal(via_onednn[0], via_onednn[1])  # if this ever holds, oneDNN changed: revisit
+        outs = [_at_threads(n, lambda: conv._forward_single(x, style)) for n in (1, 2, 3)]
+    assert all(torch.equal(outs[0], o) for o in outs[1:])
 
 
 def test_frames_of_families_needing_other_kernels_rendered_at_once_stay_exact(gens):
