@@ -4,7 +4,9 @@ Both run as fresh processes, interleaved (each repeat runs both, so load from ot
 programs hits both alike); the figure is the ratio of their minimum times.  The render
 is of ``dcgan-faces`` at seed 1 to a temporary PNG: import, argument parsing, loading
 (the weights' digest comes from the digest cache after the first run), one frame, the write.
-Prints one JSON line.
+Python writes bytecode as it does for an installed program (``PYTHONDONTWRITEBYTECODE``
+is dropped, so the first run compiles our modules and the timed runs do not; torch's own
+were compiled by pip).  Prints one JSON line.
 
     python benchmarks/startup.py [--repeats 7] [--model dcgan-faces]
 """
@@ -36,11 +38,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--model", default="dcgan-faces")
     args = ap.parse_args(argv)
     env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     with tempfile.TemporaryDirectory() as tmp:
         render = [sys.executable, str(ROOT / "main.py"), "render", "--model", args.model, "--seed", "1",
                   "--out", str(Path(tmp) / "frame.png")]
         torch_only = [sys.executable, "-c", "import torch"]
-        _wall(render, env)  # the first run fills the digest cache and the OS file cache
+        _wall(render, env)  # the first run fills the digest and bytecode caches and the OS file cache
         times: dict[str, list[float]] = {"render": [], "import_torch": []}
         for _ in range(max(1, args.repeats)):
             times["import_torch"].append(_wall(torch_only, env))

@@ -316,7 +316,7 @@ def _rank_prefix() -> str:
 
 def run(argv: list[str]) -> int:
     """Parse and run one headless command; returns the exit status."""
-    parser, extra = build_parser()
+    parser, extra = build_parser(argv[0] if argv and not argv[0].startswith("-") else None)
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()

@@ -277,8 +277,13 @@ def option_help(uses: Sequence[tuple[str, Any, str]]) -> str:
 COMMAND_MODULES: list[str] = ["cli.vocab", "cli.evaluate", "cli.semantics", "cli.project"]
 
 
-def build_parser() -> tuple[argparse.ArgumentParser, dict]:
-    """The parser, and the functions of the commands the `COMMAND_MODULES` add."""
+def build_parser(command: str | None = None) -> tuple[argparse.ArgumentParser, dict]:
+    """The parser, and the functions of the commands the `COMMAND_MODULES` add.
+
+    Given the ``command`` about to run, discover's per-method options are added only when
+    it is ``discover``: collecting them imports every method, which ``render`` and
+    ``export`` do not need.  ``None`` builds the whole parser (for ``--help`` and tests).
+    """
     parser = OneLineParser(
         prog="main.py",
         description="Latent Studio: explore and steer the latent spaces of pretrained GANs. "
@@ -309,7 +314,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict]:
     p.add_argument("--progress-lines", action="store_true",
                    help="one progress line 'F%% message' per update on stderr (for programs that read it)")
     # default None: an option left out keeps the chosen method's own default (cmd_discover)
-    for name, (typ, uses) in discover_options().items():
+    for name, (typ, uses) in (discover_options() if command in (None, "discover") else {}).items():
         conv = {int: _method_int(name), float: finite_float, str: str, bool: boolean}[typ]
         p.add_argument(f"--{name.replace('_', '-')}", dest=name, type=conv, default=None,
                        help=option_help(uses).replace("%", "%%"))

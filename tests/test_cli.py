@@ -37,6 +37,23 @@ def test_models_and_methods_are_listed():
     assert r.returncode == 0 and "ganspace" in r.stdout and "--samples" in r.stdout
 
 
+def test_render_imports_no_discovery_method_and_discover_still_finds_them(tmp_path):
+    code = (
+        "import sys; from cli.commands import run\n"
+        f"assert run(['render', '--model', 'dcgan-faces', '--seed', '1', '--out', {str(tmp_path / 'f.png')!r}]) == 0\n"
+        "print(sorted(m for m in sys.modules if m in ('methods.ganspace', 'methods.sefa', 'methods.latentclr',"
+        " 'methods.warped', 'methods.voynov', 'methods.boundary')))\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                       env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]"
+    r = cli("discover", "--model", "dcgan-faces", "--method", "sefa", "--components", "3", "--no-cache", "--quiet",
+            "--out", str(tmp_path / "c.npz"))
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["controls"] == 3
+
+
 def _discover_help_lines(monkeypatch) -> dict[str, str]:
     """``main.py discover --help``, one unwrapped line per option: ``{"--name": help}``."""
     monkeypatch.setenv("COLUMNS", "2000")  # argparse wraps at the terminal width

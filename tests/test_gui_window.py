@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -55,7 +54,7 @@ def test_discovery_is_cached_so_the_second_start_does_not_recompute(qtbot, make_
     def must_not_run(*_a, **_k):
         raise AssertionError("discovery ran again although its result is cached")
 
-    monkeypatch.setitem(METHODS, "ganspace", replace(METHODS["ganspace"], run=must_not_run))
+    monkeypatch.setitem(METHODS, "ganspace", METHODS["ganspace"].replaced(run=must_not_run))
     t0 = time.perf_counter()
     w2 = make_window(controls=None, discovery=("ganspace", config))
     assert time.perf_counter() - t0 < 10
