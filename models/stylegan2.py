@@ -194,13 +194,22 @@ class Upsample(_FIR):
     """2x FIR upsampling of the RGB skip: ``[N, C, H, W] -> [N, C, 2H, 2W]`` (up=2, pad (2, 1))."""
 
     def __init__(self, blur_kernel: Sequence[int], channels: int = 3, factor: int = 2):
-        super().__init__(blur_kernel, gain=factor**2, channels=channels)
         self.factor = factor
         p = len(blur_kernel) - factor
         self.pad = ((p + 1) // 2 + factor - 1, p // 2)
+        super().__init__(blur_kernel, gain=factor**2, channels=channels)
+
+    @torch.no_grad()
+    def _refresh(self) -> None:
+        super()._refresh()
+        self.scatter = self.taps.flip(-2, -1)  # [C, 1, k, k]: `upfirdn2d`'s transposed-conv form, unflipped
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return upfirdn2d(x, self.taps, up=self.factor, pad=self.pad)
+        k, (p0, p1), up = self.kernel.shape[-1], self.pad, self.factor
+        if x.shape[1] == self.channels and k - 1 - p0 >= 0 and 0 <= p1 - p0 + up - 1 < up:
+            return F.conv_transpose2d(x, self.scatter, stride=up, padding=k - 1 - p0, output_padding=p1 - p0 + up - 1,
+                                      groups=self.channels)
+        return upfirdn2d(x, self.taps, up=up, pad=self.pad)
 
 
 # ====================================================================== layers
@@ -253,7 +262,8 @@ class ModulatedConv2d(_Derived):
     matrix product there: oneDNN's 1x1 kernel splits its sum over the input channels
     across threads, so its result moved with the thread count (see `editing.render`).
     Without gradients, ``c · s`` comes from the derived products ``mod_weight`` and
-    ``mod_bias`` in one ``linear`` (rosinality scales the weight the same way, per call).
+    ``mod_bias`` in one product (rosinality scales the weight the same way, per call), and a
+    single frame takes `_frame_coef`'s vector form (``addmv``, ε as the derived ``eps``).
     """
 
     def __init__(
@@ -269,6 +279,7 @@ class ModulatedConv2d(_Derived):
         super().__init__()
         self.in_channel, self.out_channel, self.kernel_size = in_channel, out_channel, kernel_size
         self.upsample, self.demodulate = upsample, demodulate
+        self._is_product = kernel_size == 1 and not demodulate and not upsample  # ToRGB
         if upsample:  # registered before `modulation`: the reference's state-dict order
             factor = 2
             p = (len(blur_kernel) - factor) - (kernel_size - 1)
@@ -282,6 +293,8 @@ class ModulatedConv2d(_Derived):
         self.register_buffer("mod_weight", torch.empty(0), persistent=False)
         self.register_buffer("mod_bias", torch.empty(0), persistent=False)
         self.register_buffer("wsq_half", torch.empty(0), persistent=False)
+        self.register_buffer("eps", torch.empty(0), persistent=False)
+        self.register_buffer("eps_half", torch.empty(0), persistent=False)
         self._refresh()
 
     @torch.no_grad()
@@ -293,9 +306,13 @@ class ModulatedConv2d(_Derived):
         if self.demodulate:
             self.wsq = self.weight[0].square().sum(dim=(2, 3))  # [out, in]
             self.wsq_half = self.wsq * 0.5  # rsqrt(s²@(wsq/2)ᵀ + 1e-8/2) = √2 · d: the activation gain folded in
+            self.eps = torch.full_like(self.wsq[:, 0], 1e-8)  # [out], the demodulation's ε as addmv's input
+            self.eps_half = torch.full_like(self.wsq[:, 0], 0.5e-8)
         # [out, in, k, k] -> [out, k, k, in]; transposed conv: -> [in, k, k, out]
         order = (1, 2, 3, 0) if self.upsample else (0, 2, 3, 1)
         self.weight_cl = self.weight[0].permute(*order).contiguous()
+        if self._is_product:
+            self.weight_cl = self.weight_cl[:, 0, 0, :]  # [out, in]: ToRGB's 1x1 conv is a matrix product
 
     def _coef(self, w: torch.Tensor, times_sqrt2: bool = False) -> torch.Tensor:
         """``coef = c · s · d`` ``[B, out, in]`` (``[B, 1, in]`` without demodulation).
@@ -315,27 +332,50 @@ class ModulatedConv2d(_Derived):
             return s[:, None, :] * d[:, :, None]
         return s[:, None, :]
 
+    def _frame_coef(self, w: torch.Tensor, times_sqrt2: bool = False) -> torch.Tensor:
+        """`_coef` of one frame without gradients, from ``w [style_dim]``, shaped to multiply
+        ``weight_cl``: ``[out, 1, 1, in]`` (transposed conv: ``[in, 1, 1, out]``; without
+        demodulation ``[in]``).  The same products as `_coef`, in fewer operations."""
+        s = torch.addmv(self.mod_bias, self.mod_weight, w)  # [in]
+        if not self.demodulate:
+            return s
+        if times_sqrt2:
+            d = torch.addmv(self.eps_half, self.wsq_half, s.square()).rsqrt_()  # [out], √2 · d
+        else:
+            d = torch.addmv(self.eps, self.wsq, s.square()).rsqrt_()  # [out]
+        if self.upsample:
+            return s.view(-1, 1, 1, 1) * d
+        return d.view(-1, 1, 1, 1) * s
+
+    def _single_layout(self, coef: torch.Tensor) -> torch.Tensor:
+        """`_coef`'s ``[1, out or 1, in]`` in `_frame_coef`'s layout."""
+        if not self.demodulate:
+            return coef[0, 0]
+        c = coef[0].t() if self.upsample else coef[0]
+        return c[:, None, None, :]
+
     def _forward_single(self, x: torch.Tensor, coef: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
-        """One image, channels-last: ``x [1, in, H, W]``, ``coef [1, out or 1, in]``;
+        """One image, channels-last: ``x [1, in, H, W]``, ``coef`` as `_frame_coef` lays it out;
         ``bias [out]`` is added by the last convolution (or product) itself."""
         x = x.contiguous(memory_format=torch.channels_last)
-        if self.kernel_size == 1 and not self.demodulate and not self.upsample:  # ToRGB
-            weight = self.weight_cl[:, 0, 0, :] * coef[0]  # [out, in]
+        if self._is_product:  # ToRGB
+            weight = self.weight_cl * coef  # [out, in]
             out = F.linear(x.permute(0, 2, 3, 1), weight, bias)  # [1, H, W, out]
             return out.permute(0, 3, 1, 2)
+        weight = self.weight_cl * coef  # [out, k, k, in]; transposed conv: [in, k, k, out]
         if self.upsample:
-            weight = self.weight_cl * coef[0].t()[:, None, None, :]  # [in, k, k, out]
             out = F.conv_transpose2d(x, weight.permute(0, 3, 1, 2), stride=2)
             return self.blur(out, bias)
-        weight = self.weight_cl * coef[0][:, None, None, :]  # [out, k, k, in]
         return F.conv2d(x, weight.permute(0, 3, 1, 2), bias, padding=self.padding)
 
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         b, cin, h, wd = x.shape
         k, cout = self.kernel_size, self.out_channel
-        coef = self._coef(w)
         if b == 1:
-            return self._forward_single(x, coef)
+            if torch.is_grad_enabled():
+                return self._forward_single(x, self._single_layout(self._coef(w)))
+            return self._forward_single(x, self._frame_coef(w[0]))
+        coef = self._coef(w)
         weight = self.weight * coef[..., None, None]  # [B, out, in, k, k]
         x = x.reshape(1, b * cin, h, wd)
         if self.upsample:
@@ -394,6 +434,18 @@ class StyledConv(_Derived):
     def _refresh(self) -> None:
         self.noise_gain = self.noise.weight * SQRT2
         self.bias_gain = self.activate.bias * SQRT2  # [out], added by the convolution
+        self._noise_memo: tuple = ()
+
+    def _noise_term(self, noise: torch.Tensor) -> torch.Tensor:
+        """``√2·a · noise`` ``[1 or B, 1, H, W]``; the last one is kept, so the stored
+        ("fixed") noise maps are multiplied once, not per frame.  Keyed by the tensors'
+        identity and version: a map edited in place or a new gain misses."""
+        memo = self._noise_memo  # one read: another thread may replace it, never mutate it
+        if memo and memo[0] is noise and memo[1] == noise._version and memo[2] is self.noise_gain:
+            return memo[3]
+        term = noise * self.noise_gain
+        self._noise_memo = (noise, noise._version, self.noise_gain, term)
+        return term
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, noise: torch.Tensor | None) -> torch.Tensor:
         if torch.is_grad_enabled():
@@ -401,9 +453,9 @@ class StyledConv(_Derived):
         if x.shape[0] == 1 and self.conv.demodulate:
             # one frame: leaky(y + n·a + b)·√2 = leaky(√2y + n·√2a + √2b), the leaky ReLU being
             # positively homogeneous; √2 rides on the demodulation and the derived gains
-            out = self.conv._forward_single(x, self.conv._coef(w, times_sqrt2=True), self.bias_gain)
+            out = self.conv._forward_single(x, self.conv._frame_coef(w[0], times_sqrt2=True), self.bias_gain)
             if noise is not None:
-                out.add_(noise * self.noise_gain)
+                out.add_(self._noise_term(noise))
             return F.leaky_relu_(out, 0.2)
         # inference: the same operations, in place on the fresh convolution output
         out = self.conv(x, w)
@@ -425,7 +477,7 @@ class ToRGB(nn.Module):
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, skip: torch.Tensor | None = None) -> torch.Tensor:
         if x.shape[0] == 1 and not torch.is_grad_enabled():  # one frame: the bias inside the product
-            out = self.conv._forward_single(x, self.conv._coef(w), self.bias.view(3))
+            out = self.conv._forward_single(x, self.conv._frame_coef(w[0]), self.bias.view(3))
             return out if skip is None else out.add_(self.upsample(skip))
         out = self.conv(x, w) + self.bias
         if skip is not None:
@@ -445,8 +497,12 @@ class ConstantInput(nn.Module):
 
 
 # ====================================================================== the network
-class StyleGAN2Net(nn.Module):
-    """The generator network: mapping ``style`` and synthesis, with the reference's module names."""
+class StyleGAN2Net(_Derived):
+    """The generator network: mapping ``style`` and synthesis, with the reference's module names.
+
+    Derived: the mapping's equalized weights and biases, pre-scaled (``W·lr_mul/√in``,
+    ``b·lr_mul``), for mapping without gradients in one product per layer.
+    """
 
     def __init__(self, config: StyleGAN2Config, init: bool = True, seed: int = 0):
         """Build the modules of ``config``; ``init=False`` leaves weights uninitialised (to be loaded)."""
@@ -512,9 +568,22 @@ class StyleGAN2Net(nn.Module):
             if isinstance(mod, _Derived):
                 mod._refresh()
 
+    @torch.no_grad()
+    def _refresh(self) -> None:
+        if not hasattr(self, "style"):  # `_Derived.__init__` ran before the modules exist
+            self._mapping_products: tuple = ()
+            return
+        self._mapping_products = tuple((m.weight * m.scale, m.bias * m.lr_mul) for m in self.style
+                                       if isinstance(m, EqualLinear))
+
     def mapping(self, z: torch.Tensor) -> torch.Tensor:
         """z ``[B, style_dim]`` -> w ``[B, style_dim]`` (PixelNorm, then n_mlp equalized FC + lrelu)."""
-        return self.style(z)
+        if torch.is_grad_enabled() or not self._mapping_products:
+            return self.style(z)
+        x = self.style[0](z)
+        for weight, bias in self._mapping_products:
+            x = F.leaky_relu_(F.linear(x, weight, bias), 0.2).mul_(SQRT2)
+        return x
 
     def noise_inputs(self, batch: int, mode: str, like: torch.Tensor) -> list[torch.Tensor | None]:
         """The per-conv noise list for ``mode``: the stored buffers, fresh ``randn [B,1,H,W]``, or None."""

@@ -76,7 +76,7 @@ def test_stylegan2_torgb_as_a_matrix_product_is_the_same_at_one_two_and_three_th
     G = gens["stylegan2-64"]
     conv = G.net.to_rgbs[-1].conv
     x = torch.randn(1, conv.in_channel, 64, 64, generator=torch.Generator().manual_seed(0))
-    style = torch.full((1, 1, conv.in_channel), 0.1)
+    style = torch.full((conv.in_channel,), 0.1)
     with torch.no_grad():
         outs = [_at_threads(n, lambda: conv._forward_single(x, style)) for n in (1, 2, 3)]
     assert all(torch.equal(outs[0], o) for o in outs[1:])

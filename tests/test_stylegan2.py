@@ -425,3 +425,24 @@ def test_a_net_loaded_from_a_state_dict_renders_what_the_saved_one_did():
     w = torch.randn(1, cfg.n_latent, 32, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         assert torch.equal(saved(w), loaded(w))
+
+
+def test_a_stored_noise_map_edited_in_place_changes_the_next_frame():
+    """Single frames keep the last noise term (`StyledConv._noise_term`); an in-place edit
+    of the stored map must still reach the frame, and undoing it must restore the frame."""
+    cfg = StyleGAN2Config.standard(16, style_dim=32, n_mlp=2, channel_multiplier=2, channel_divisor=32)
+    net = build_net(cfg, init=True, seed=1)
+    with torch.no_grad():
+        for conv in net.convs:
+            conv.noise.weight.fill_(0.5)
+    net.refresh()
+    w = torch.randn(1, cfg.n_latent, 32, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        before = net(w)
+        assert torch.equal(net(w), before)
+        net.noises.noise_3.mul_(-1.0)
+        edited = net(w)
+        net.noises.noise_3.mul_(-1.0)
+        restored = net(w)
+    assert (edited - before).abs().max() > 1e-3
+    assert torch.equal(restored, before)
